@@ -1,0 +1,117 @@
+"""
+# callscore nightly
+
+Every day at 02:00 UTC this DAG scores the previous UTC day of sales calls:
+
+1. **plan**: read `<landing>/<day>/`, parse every transcript (canonical JSON, WebVTT,
+   Gong), quarantine bad input, and split the calls into shards of `shard_size`.
+2. **classify** (one mapped task per shard, in the `callscore_model` pool so only a
+   few tasks hold the model in memory): label every rep turn with the transformer.
+3. **build**: merge shards into the `utterances`, `calls` and `scorecards` tables (staged).
+4. **validate**: Great Expectations gate; a failure keeps the staged data under
+   `quarantine/` and fails the run. Nothing is published.
+5. **publish**: atomically replace the day's partitions and mark the
+   `callscore_scorecards` asset, which downstream DAGs can schedule on.
+
+Tasks pass paths, never data, through XCom; each is idempotent, so retries and
+re-runs of a day replace its partitions exactly.
+
+## Which day?
+A scheduled or backfill run processes the day its data interval starts on (the run
+at 2026-11-25 02:00 UTC processes 2026-11-24). Set the `day` param to run any day
+by hand.
+
+## Backfill
+```
+airflow backfill create --dag-id callscore_nightly --from-date 2026-11-21 --to-date 2026-11-24
+airflow backfill create --dag-id callscore_nightly --from-date 2026-11-21 --to-date 2026-11-24 \
+    --reprocess-behavior completed      # re-score days already done (e.g. after a model change)
+```
+Backfills need a running scheduler and api-server; see the README for the exact day range.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+
+SCORECARDS = Asset(name="callscore_scorecards", uri="callscore://warehouse/scorecards")
+
+
+@dag(
+    dag_id="callscore_nightly",
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+    start_date=datetime(2026, 11, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=2,
+    doc_md=__doc__,
+    tags=["callscore", "nightly"],
+    default_args={
+        "owner": "callscore",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "day": Param("", type="string", description="YYYY-MM-DD to process; empty = the run's data interval"),
+        "landing": Param("", type="string", description="landing zone URL; empty = CALLSCORE_LANDING"),
+        "warehouse": Param("", type="string", description="warehouse URL; empty = CALLSCORE_WAREHOUSE"),
+        "model": Param("", type="string", description="model folder; empty = the promoted model"),
+        "roster": Param("", type="string", description="roster CSV URL; empty = CALLSCORE_ROSTER"),
+        "shard_size": Param(0, type="integer", minimum=0, description="calls per shard; 0 = settings default"),
+    },
+)
+def callscore_nightly():
+    @task
+    def plan() -> dict:
+        from pipeline import orchestration, run
+
+        ctx = get_current_context()
+        day = orchestration.partition_day(ctx["params"], ctx.get("data_interval_start"), ctx["dag_run"].run_after)
+        settings = orchestration.settings_from_params(ctx["params"])
+        return run.plan_day(settings, day, orchestration.staging_run_id(day, ctx["run_id"]))
+
+    @task
+    def shards(planned: dict) -> list[str]:
+        return planned["shards"]
+
+    @task(pool="callscore_model", max_active_tis_per_dagrun=4)
+    def classify(shard: str, planned: dict) -> dict:
+        from pipeline import orchestration, run
+
+        settings = orchestration.settings_from_params(get_current_context()["params"])
+        return run.classify_shard(settings, planned["run_id"], shard)
+
+    @task
+    def build(planned: dict, results: list[dict]) -> dict:
+        from pipeline import orchestration, run
+
+        settings = orchestration.settings_from_params(get_current_context()["params"])
+        return run.build_tables(settings, planned["day"], planned["run_id"], planned["stats"]["calls_parsed"])
+
+    @task
+    def validate(built: dict) -> dict:
+        from pipeline import orchestration, run
+
+        settings = orchestration.settings_from_params(get_current_context()["params"])
+        return run.validate_day(settings, built["day"], built["run_id"])
+
+    @task(outlets=[SCORECARDS])
+    def publish(planned: dict, validated: dict) -> dict:
+        from pipeline import orchestration, run
+
+        ctx = get_current_context()
+        summary = run.publish_day(orchestration.settings_from_params(ctx["params"]), planned["day"],
+                                  planned["run_id"], planned)
+        ctx["outlet_events"][SCORECARDS].extra = {"day": planned["day"], "run_id": planned["run_id"]}
+        return summary
+
+    planned = plan()
+    results = classify.partial(planned=planned).expand(shard=shards(planned))
+    built = build(planned, results)
+    publish(planned, validate(built))
+
+
+callscore_nightly()

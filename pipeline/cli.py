@@ -1,0 +1,201 @@
+"""The ``callscore`` command: every pipeline stage without Airflow.
+
+Logs go to stderr; stdout carries only results (JSONL for ``predict``, JSON for
+``evaluate``, tables for ``query`` and ``summary``) so commands compose in shells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from pipeline.settings import Settings
+
+log = logging.getLogger("callscore")
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for name in ("transformers", "great_expectations", "urllib3", "botocore", "s3fs", "fsspec", "filelock"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    keys = ("landing", "warehouse", "model", "roster", "shard_size", "threads", "batch_size", "precision")
+    return Settings.load(**{k: getattr(args, k, None) for k in keys})
+
+
+def _dates(text: str) -> list[str]:
+    return [date.fromisoformat(d.strip()).isoformat() for d in text.split(",") if d.strip()]
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from pipeline import sample
+
+    summary = sample.write_sample(args.out, [date.fromisoformat(d) for d in _dates(args.dates)], args.calls_per_day,
+                                  seed=args.seed, bad_files_per_day=args.bad_files)
+    if args.roster:
+        sample.write_roster(args.roster)
+    print(json.dumps(summary.__dict__ if hasattr(summary, "__dict__") else summary, default=str, indent=2))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pipeline.train import TrainConfig, promote, train
+
+    cfg = TrainConfig(head=args.head, use_context=not args.no_context, epochs=args.epochs, seed=args.seed,
+                      threads=args.threads or 0, limit=args.limit)
+    out = train(cfg, args.out)
+    if args.promote:
+        promote(out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    print(json.dumps({"model": str(out), "version": metrics["version"], "dev_macro_f1": metrics["dev"]["macro_f1"],
+                      "test_macro_f1": metrics.get("test", {}).get("macro_f1")}, indent=2))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pipeline import corpus, evaluate
+
+    path = Path(args.data)
+    with path.open() as fh:
+        first = json.loads(fh.readline())
+    data = corpus.load_conversations(path) if "turns" in first else corpus.load_turns([path])
+    train = corpus.load_turns(corpus.train_files()) if not args.no_baselines else None
+    result = evaluate.evaluate_model(args.model or Settings.load().model, data, train=train,
+                                     precision=args.precision)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from pipeline.classify import Classifier
+
+    settings = _settings(args)
+    rows = []
+    for n, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"stdin line {n}: not JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise SystemExit(f"stdin line {n}: expected an object with a string 'text'")
+        rows.append(row)
+    clf = Classifier(settings.model, batch_size=settings.batch_size, threads=settings.threads,
+                     precision=settings.precision)
+    preds = clf.predict([r["text"] for r in rows], [r.get("context") for r in rows])
+    for row, label, probs in zip(rows, preds.labels, preds.as_dicts(), strict=True):
+        sys.stdout.write(json.dumps({**row, "label": label, "probs": probs}) + "\n")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.run import run_day
+
+    settings = _settings(args)
+    summary = run_day(settings, args.date)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from pipeline.warehouse import query
+
+    settings = _settings(args)
+    frame = query(settings.warehouse, args.sql, settings.storage_options)
+    print(frame.to_string(index=False) if args.format == "table" else frame.to_csv(index=False), end="\n")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from pipeline.report import summary_text
+
+    settings = _settings(args)
+    print(summary_text(settings))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callscore", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_storage(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--landing", help="landing zone URL (env CALLSCORE_LANDING)")
+        p.add_argument("--warehouse", help="warehouse URL (env CALLSCORE_WAREHOUSE)")
+        p.add_argument("--model", help="model folder (env CALLSCORE_MODEL)")
+        p.add_argument("--roster", help="roster CSV URL (env CALLSCORE_ROSTER)")
+        p.add_argument("--shard-size", dest="shard_size", type=int, help="calls per shard")
+        p.add_argument("--threads", type=int, help="torch threads (0 = all cores)")
+        p.add_argument("--batch-size", dest="batch_size", type=int, help="turns per forward pass")
+        p.add_argument("--precision", choices=["fp32", "bf16"], help="inference precision")
+        return p
+
+    p = sub.add_parser("sample", help="write synthetic calls into a landing zone")
+    p.add_argument("--out", required=True, help="landing zone URL")
+    p.add_argument("--dates", required=True, help="comma-separated YYYY-MM-DD")
+    p.add_argument("--calls-per-day", dest="calls_per_day", type=int, default=20)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--bad-files", dest="bad_files", type=int, default=0, help="malformed files per day (demo)")
+    p.add_argument("--roster", help="also write the sample reps' roster CSV here")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("train", help="fine-tune the classifier on models/corpus")
+    p.add_argument("--out", help="model folder (default models/artifacts/<version>)")
+    p.add_argument("--head", choices=["mean", "cls"], default="mean")
+    p.add_argument("--no-context", action="store_true", help="do not pair turns with the customer turn before")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--limit", type=int, default=0, help="train on at most N turns (smoke runs)")
+    p.add_argument("--promote", action="store_true", help="make it the current model")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a model on labelled JSONL, with baselines")
+    p.add_argument("--model", help="model folder")
+    p.add_argument("--data", required=True, help="JSONL of turns or of conversations")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--no-baselines", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = with_storage(sub.add_parser("predict", help="label JSONL turns from stdin"))
+    p.set_defaults(func=cmd_predict)
+
+    p = with_storage(sub.add_parser("run", help="process one day end to end"))
+    p.add_argument("--date", required=True, help="partition day YYYY-MM-DD")
+    p.set_defaults(func=cmd_run)
+
+    p = with_storage(sub.add_parser("query", help="SQL over the warehouse (DuckDB)"))
+    p.add_argument("sql")
+    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.set_defaults(func=cmd_query)
+
+    p = with_storage(sub.add_parser("summary", help="print the published days and a per-rep table"))
+    p.set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

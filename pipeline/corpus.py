@@ -1,0 +1,103 @@
+"""The labelled corpus: loading, checking and splitting it.
+
+Training data is JSONL of rep turns (``text``, ``label``, optional ``context``
+and tags). The held-out test set is whole conversations written apart from the
+training data; it is flattened here into rep turns, each with the customer turn
+before it as context, exactly as the pipeline sees turns at inference time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import LABELS
+
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "models" / "corpus"
+TRAIN_GLOB = "train/*.jsonl"
+TEST_CONVERSATIONS = "test/conversations.jsonl"
+
+
+def _lines(path: Path) -> Iterable[tuple[int, dict]]:
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+
+
+def _check(path: Path, n: int, row: dict) -> dict:
+    text = row.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{path}:{n}: 'text' must be a non-empty string")
+    if row.get("label") not in LABELS:
+        raise ValueError(f"{path}:{n}: label {row.get('label')!r} is not one of {LABELS}")
+    return {**row, "text": text.strip(), "context": (row.get("context") or "").strip()}
+
+
+def load_turns(paths: Iterable[Path]) -> pd.DataFrame:
+    """Load labelled rep turns from JSONL files; refuses bad labels with file and line."""
+    rows = [_check(p, n, row) for p in sorted(paths) for n, row in _lines(p)]
+    if not rows:
+        raise ValueError("no labelled turns found")
+    frame = pd.DataFrame(rows)
+    dupes = frame.duplicated(["text", "context"])
+    return frame.loc[~dupes].reset_index(drop=True)
+
+
+def load_conversations(path: Path) -> pd.DataFrame:
+    """Flatten conversations into labelled rep turns with the previous customer turn as context."""
+    rows = []
+    for n, conv in _lines(path):
+        previous = ""
+        for i, turn in enumerate(conv.get("turns", [])):
+            if turn.get("speaker") == "rep":
+                rows.append(_check(path, n, {
+                    "text": turn.get("text"), "label": turn.get("label"), "context": previous,
+                    "conversation_id": conv.get("conversation_id"), "turn": i, "style": conv.get("style"),
+                    "industry": conv.get("industry"), "call_type": conv.get("call_type"), "source": "test-writer",
+                }))
+            else:
+                previous = turn.get("text") or ""
+    if not rows:
+        raise ValueError(f"{path}: no rep turns")
+    return pd.DataFrame(rows)
+
+
+def train_files(corpus_dir: Path = CORPUS_DIR) -> list[Path]:
+    return sorted(corpus_dir.glob(TRAIN_GLOB))
+
+
+def fingerprint(paths: Iterable[Path]) -> str:
+    """A hash of the corpus files' bytes: part of the model version."""
+    digest = hashlib.sha256()
+    for p in sorted(paths):
+        digest.update(p.name.encode())
+        digest.update(p.read_bytes())
+    return digest.hexdigest()
+
+
+def stratified_split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off ``fraction`` of every label for model selection (seeded)."""
+    if not 0 < fraction < 1:
+        raise ValueError("fraction must be in (0, 1)")
+    rng = np.random.default_rng(seed)
+    held = []
+    for _, group in frame.groupby("label", sort=True):
+        k = max(1, round(len(group) * fraction))
+        held.extend(rng.choice(group.index.to_numpy(), size=k, replace=False).tolist())
+    mask = frame.index.isin(held)
+    return frame.loc[~mask].reset_index(drop=True), frame.loc[mask].reset_index(drop=True)
+
+
+def distribution(frame: pd.DataFrame) -> dict[str, int]:
+    counts = frame["label"].value_counts()
+    return {label: int(counts.get(label, 0)) for label in LABELS}

@@ -1,0 +1,412 @@
+"""The quality gate: Great Expectations suites over one day's three tables, run before publishing.
+
+The suites live as JSON in ``expectations/<table>.json`` (one per table), so a reviewer reads the
+rules without reading code and ``gx.ExpectationSuite(**json.load(f))`` loads them as they are.
+Rules that span several columns or tables (shares summing to 1, a scorecard's ``calls`` matching the
+calls table, ...) are checked on ``_``-prefixed derived columns that :func:`with_derived_columns`
+adds to copies of the frames just before validation; each expectation's ``meta.derived_column``
+says how its column is computed, and ``meta.example_columns`` names the columns quoted as
+examples when it fails.
+
+Row numbers in a report are positions in the frames as passed in (the copies are re-indexed
+0..n-1), i.e. row numbers of the staged Parquet files.
+
+Great Expectations is imported inside the functions: importing it takes about 2.5 s, which DAG
+parsing and the CLI's other commands should not pay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.tables import PROB_COLUMNS, SHARE_COLUMNS
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuiteValidationResult
+
+log = logging.getLogger(__name__)
+
+SUITES_DIR: Path = Path(__file__).resolve().parent.parent / "expectations"
+"""Where the JSON expectation suites live (``<repo>/expectations``)."""
+
+TABLES: tuple[str, ...] = ("utterances", "calls", "scorecards")
+MAX_ROWS = 1000
+"""Row numbers kept per failed expectation (GX's ``partial_unexpected_count``); the count is exact."""
+MAX_EXAMPLES = 5
+"""Example values quoted per failed expectation."""
+_SUMMARY_ROWS = 10
+_SCHEMA_EXPECTATIONS = ("expect_table_columns_to_match_set", "expect_column_values_to_be_of_type")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed expectation: what failed, where, and what the offending values look like.
+
+    Attributes:
+        table: the table whose suite failed.
+        expectation: the GX expectation type, e.g. ``expect_column_values_to_be_between``.
+        column: the column (or ``"a, b"`` for pair and compound expectations); None for table-level ones.
+        unexpected_count: how many rows broke it (0 for table-level expectations and errors).
+        rows: row numbers of the offending rows (at most ``MAX_ROWS``).
+        examples: a few offending values, or dicts of ``meta.example_columns`` for derived columns,
+            or the missing columns / observed type for table-level expectations.
+        detail: what a row-less failure observed, or the error GX raised while computing it.
+    """
+
+    table: str
+    expectation: str
+    column: str | None
+    unexpected_count: int
+    rows: list[int]
+    examples: list
+    detail: str | None = None
+
+    def describe(self) -> str:
+        """One line for a human: ``table: expectation(column) failed on N rows [..], e.g. [..]``."""
+        head = f"{self.table}: {self.expectation}({self.column or ''})"
+        if self.detail:
+            return f"{head} failed: {self.detail}"
+        shown = self.rows[:_SUMMARY_ROWS]
+        more = ", ..." if self.unexpected_count > len(shown) else ""
+        rows = f"[{', '.join(map(str, shown))}{more}]"
+        noun = "row" if self.unexpected_count == 1 else "rows"
+        return f"{head} failed on {self.unexpected_count} {noun} {rows}, e.g. {self.examples}"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of one day's gate, small enough to log and complete enough to store.
+
+    Attributes:
+        success: True when every expectation of every table passed.
+        failures: the failed expectations, schema failures first, tables in ``TABLES`` order.
+        statistics: per table, GX's evaluated/successful/unsuccessful expectation counts and the rows.
+        data_docs_index: the Data Docs ``index.html`` built for this run, or None when none was.
+        results: per table, GX's full validation result as JSON (what ``to_json`` stores).
+    """
+
+    success: bool
+    failures: list[Failure]
+    statistics: dict
+    data_docs_index: str | None
+    results: dict = field(default_factory=dict, repr=False)
+
+    def summary(self) -> str:
+        """A message for logs and exceptions: the verdict, then one line per failed expectation."""
+        counts = ", ".join(f"{t} {s['successful_expectations']}/{s['evaluated_expectations']}"
+                           for t, s in self.statistics.items())
+        if self.success:
+            return f"all expectations passed ({counts})"
+        lines = [f"{len(self.failures)} expectation(s) failed (passed: {counts})"]
+        lines += [f.describe() for f in self.failures]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        """Everything, JSON-serialisable, for storing beside the quarantined tables."""
+        return _plain({"success": self.success, "statistics": self.statistics,
+                       "data_docs_index": self.data_docs_index, "summary": self.summary(),
+                       "failures": [asdict(f) for f in self.failures], "results": self.results})
+
+
+class ValidationError(RuntimeError):
+    """Raised by callers (not by :func:`validate_tables`) when a day fails its gate; carries ``.report``."""
+
+    def __init__(self, message: str, report: ValidationReport):
+        super().__init__(message)
+        self.report = report
+
+
+def load_suite(table: str) -> gx.ExpectationSuite:
+    """The table's expectation suite from ``expectations/<table>.json``."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; expected one of {TABLES}")
+    gx = _import_gx()
+    with (SUITES_DIR / f"{table}.json").open(encoding="utf-8") as fh:
+        return gx.ExpectationSuite(**json.load(fh))
+
+
+def with_derived_columns(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Copies of the three frames, re-indexed 0..n-1, with the derived columns the suites check.
+
+    GX expectations see one row of one table at a time, so sums across columns and facts from
+    another table are precomputed here. Cross-table lookups match on ``date`` too when both frames
+    carry it. A derived column whose inputs are missing or unusable is left out: the expectation on
+    it then fails with a "column does not exist" error, next to the schema failure that caused it.
+    """
+    utt, calls, cards = (tables[t].reset_index(drop=True) for t in TABLES)
+
+    _derive(utt, "_prob_sum", lambda: _row_sum(utt, PROB_COLUMNS))
+    _derive(utt, "_prob_count", lambda: utt[PROB_COLUMNS].notna().sum(axis=1).astype("int64"))
+    _derive(calls, "_share_sum", lambda: _row_sum(calls, SHARE_COLUMNS))
+    _derive(cards, "_share_sum", lambda: _row_sum(cards, SHARE_COLUMNS))
+
+    by_call = _join_keys(utt, calls, "call_id")
+    _derive(utt, "_call_known", lambda: _has_match(utt, calls, by_call))
+    _derive(utt, "_call_rep_id", lambda: _lookup(utt, calls, by_call, "rep_id"))
+    for role, name in (("rep", "_rep_turns_in_utterances"), ("customer", "_customer_turns_in_utterances")):
+        _derive(calls, name, lambda role=role: _count(calls, utt[utt["speaker_role"] == role], by_call))
+
+    by_rep = _join_keys(calls, cards, "rep_id")
+    _derive(calls, "_rep_scored", lambda: _has_match(calls, cards, by_rep))
+    _derive(cards, "_calls_in_calls_table", lambda: _count(cards, calls, by_rep))
+    _derive(cards, "_rep_utterances_in_calls", lambda: _count(cards, calls, by_rep, "rep_utterances"))
+    return {"utterances": utt, "calls": calls, "scorecards": cards}
+
+
+def validate_tables(tables: dict[str, pd.DataFrame], docs_dir: str | Path | None = None) -> ValidationReport:
+    """Validate one day's three tables against their suites; never raises on a failed validation.
+
+    Args:
+        tables: frames keyed ``utterances``, ``calls``, ``scorecards`` (a ``date`` column, the
+            partition key, is accepted in each). They are not modified.
+        docs_dir: folder of the Data Docs site to (re)build with this run's results; None builds none.
+            The site shows the latest run only: full results of a failed run belong with its
+            quarantined data (``ValidationReport.to_json``).
+
+    Returns:
+        The report; ``report.success`` tells whether the day may be published.
+    """
+    missing = [t for t in TABLES if t not in tables]
+    if missing:
+        raise ValueError(f"validate_tables needs the frames {list(TABLES)}; missing {missing}")
+    started = time.perf_counter()
+    frames = with_derived_columns(tables)
+    context = _context(Path(docs_dir).resolve() if docs_dir is not None else None)
+    results = _run_suites(context, frames)
+    docs_index = _build_docs(context, Path(docs_dir).resolve()) if docs_dir is not None else None
+
+    failures: list[Failure] = []
+    statistics: dict[str, dict] = {}
+    for table in TABLES:
+        result = results[table]
+        statistics[table] = {**{k: _plain(v) for k, v in result.statistics.items()}, "rows": len(frames[table])}
+        failures += _failures(table, result, frames[table])
+    order = {t: i for i, t in enumerate(TABLES)}
+    failures.sort(key=lambda f: (order[f.table], f.expectation not in _SCHEMA_EXPECTATIONS))
+    report = ValidationReport(success=not failures and all(r.success for r in results.values()),
+                              failures=failures, statistics=statistics, data_docs_index=docs_index,
+                              results={t: r.to_json_dict() for t, r in results.items()})
+    log.info("quality gate %s in %.2fs: %s", "passed" if report.success else f"FAILED ({len(failures)} failures)",
+             time.perf_counter() - started, {t: s["rows"] for t, s in statistics.items()})
+    return report
+
+
+# --- derived columns -----------------------------------------------------------------------------
+
+def _derive(frame: pd.DataFrame, name: str, compute: Callable[[], Any]) -> None:
+    """Add one derived column; inputs too broken to compute it are the suites' to report, not ours."""
+    try:
+        frame[name] = compute()
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("derived column %s not computed: %s", name, exc)
+
+
+def _row_sum(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Row sums in float64; NaN when a value is null or not numeric, so the sum cannot look valid."""
+    values = frame[columns].apply(pd.to_numeric, errors="coerce").astype("float64")
+    return values.sum(axis=1, skipna=False)
+
+
+def _join_keys(left: pd.DataFrame, right: pd.DataFrame, key: str) -> list[str]:
+    """Join on the day as well when both frames carry it, so rows of another day never match."""
+    return ["date", key] if "date" in left.columns and "date" in right.columns else [key]
+
+
+def _key_frame(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    # one dtype on both sides, so an empty or object-typed frame still joins
+    return pd.DataFrame({k: frame[k].astype("string") for k in keys})
+
+
+def _has_match(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    matched = _key_frame(left, keys).merge(_key_frame(right, keys).drop_duplicates(), on=keys, how="left",
+                                           indicator=True)
+    return (matched["_merge"] == "both").to_numpy()
+
+
+def _lookup(left: pd.DataFrame, right: pd.DataFrame, keys: list[str], column: str) -> np.ndarray:
+    values = _key_frame(right, keys).assign(_value=right[column].to_numpy()).drop_duplicates(keys)
+    return _key_frame(left, keys).merge(values, on=keys, how="left")["_value"].to_numpy()
+
+
+def _count(left: pd.DataFrame, right: pd.DataFrame, keys: list[str], summed: str | None = None) -> np.ndarray:
+    """Per left row: how many right rows share its keys, or the sum of ``summed`` over them (0 if none)."""
+    groups = _key_frame(right, keys)
+    if summed is None:
+        agg = groups.groupby(keys).size()
+    else:
+        agg = groups.assign(_v=pd.to_numeric(right[summed], errors="coerce").to_numpy()).groupby(keys)["_v"].sum()
+    merged = _key_frame(left, keys).merge(agg.rename("_n").reset_index(), on=keys, how="left")
+    return merged["_n"].fillna(0).astype("int64").to_numpy()
+
+
+# --- Great Expectations ---------------------------------------------------------------------------
+
+def _import_gx() -> Any:
+    """Import GX on first use, quieting its logger unless the application set its level.
+
+    At INFO, GX logs a couple of hundred lines while importing; in task logs that buries ours.
+    """
+    gx_log = logging.getLogger("great_expectations")
+    if gx_log.level == logging.NOTSET:
+        gx_log.setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    return gx
+
+
+def _context(docs_dir: Path | None) -> Any:
+    """An in-memory context (nothing written but the Data Docs), without progress bars or analytics."""
+    gx = _import_gx()
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    sites = {}
+    if docs_dir is not None:
+        sites["local_site"] = {
+            "class_name": "SiteBuilder", "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(), data_docs_sites=sites,
+                               progress_bars=ProgressBarsConfig(globally=False), analytics_enabled=False)
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _run_suites(context: Any, frames: dict[str, pd.DataFrame]) -> dict[str, ExpectationSuiteValidationResult]:
+    """Run every table's suite on its frame under one run id.
+
+    One ValidationDefinition per table, since a Checkpoint hands the same batch parameters (the
+    dataframe) to all of its validations.
+    """
+    gx = _import_gx()
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    day = _day(frames)
+    run_id = RunIdentifier(run_name=f"callscore-{day}" if day else "callscore", run_time=datetime.now(UTC))
+    source = context.data_sources.add_pandas("callscore")
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_ROWS}
+    results = {}
+    for table in TABLES:
+        batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("day")
+        suite = context.suites.add(load_suite(table))
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=table, data=batch, suite=suite))
+        results[table] = definition.run(batch_parameters={"dataframe": frames[table]}, result_format=result_format,
+                                        run_id=run_id)
+    return results
+
+
+def _build_docs(context: Any, docs_dir: Path) -> str | None:
+    """Rebuild the Data Docs site; a docs problem is logged, it does not fail the gate."""
+    try:
+        context.build_data_docs()
+    except Exception:  # the site is a convenience; the verdict must not depend on it
+        log.warning("Data Docs not built in %s", docs_dir, exc_info=True)
+        return None
+    index = docs_dir / "index.html"
+    if not index.is_file():
+        log.warning("Data Docs built but %s is missing", index)
+        return None
+    return str(index)
+
+
+def _day(frames: dict[str, pd.DataFrame]) -> str | None:
+    """The partition day, to name the run in Data Docs."""
+    for table in ("scorecards", "calls", "utterances"):
+        frame = frames[table]
+        if "date" in frame.columns and len(frame) and pd.notna(frame["date"].iloc[0]):
+            return str(frame["date"].iloc[0])
+    return None
+
+
+def _failures(table: str, result: ExpectationSuiteValidationResult, frame: pd.DataFrame) -> list[Failure]:
+    """The failed expectations of one table's result, with rows and examples a human can act on."""
+    out = []
+    for r in result.results:
+        if r.success:
+            continue
+        config = r.expectation_config
+        kwargs, meta, details = config.kwargs, config.meta or {}, r.result or {}
+        column = kwargs.get("column") or ", ".join(
+            kwargs.get("column_list") or [c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c]) or None
+        error = _error_message(r.exception_info)
+        rows = [int(i) for i in details.get("partial_unexpected_index_list") or details.get("unexpected_index_list")
+                or []][:MAX_ROWS]
+        count = int(details.get("unexpected_count") or 0)
+        detail = None
+        if error:
+            examples, detail = [], f"error: {error}"
+        elif config.type == "expect_table_columns_to_match_set":
+            missing = details.get("details", {}).get("mismatched", {}).get("missing", [])
+            examples, detail = list(missing), f"missing columns {missing}"
+        elif "unexpected_count" not in details:  # aggregate expectations: nothing row by row
+            examples = [details.get("observed_value")]
+            detail = _observed(config.type, kwargs, details.get("observed_value"))
+        else:
+            examples = _examples(frame, rows, meta.get("example_columns"), details.get("partial_unexpected_list"))
+        out.append(Failure(table=table, expectation=config.type, column=column, unexpected_count=count,
+                           rows=rows, examples=_plain(examples), detail=detail))
+    return out
+
+
+def _error_message(info: Any) -> str | None:
+    """GX's exception_info is either one dict or a dict of them keyed by metric id."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    messages = {str(v.get("exception_message")) for v in info.values() if isinstance(v, dict) and
+                v.get("raised_exception")}
+    return "; ".join(sorted(messages)) or None
+
+
+def _observed(expectation: str, kwargs: dict, observed: Any) -> str:
+    """What a row-less (aggregate) expectation saw, next to what it wanted."""
+    if expectation == "expect_column_values_to_be_of_type":
+        return f"expected type {kwargs.get('type_')}, observed {observed}"
+    wanted = {k: v for k, v in kwargs.items() if k not in ("column", "batch_id")}
+    return f"observed {_plain(observed)}, expected {wanted}"
+
+
+def _examples(frame: pd.DataFrame, rows: list[int], columns: list[str] | None, values: list | None) -> list:
+    """The offending values, or for derived columns the identifying columns of the offending rows."""
+    if columns and rows and all(c in frame.columns for c in columns):
+        picked = frame.loc[rows[:MAX_EXAMPLES], columns]
+        return [dict(zip(columns, rec, strict=True)) for rec in picked.itertuples(index=False, name=None)]
+    return list(values or [])[:MAX_EXAMPLES]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-serialisable copy: numpy scalars to Python, NaN/NA to None, tuples to lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, pd.Timestamp | datetime):
+        return None if pd.isna(value) else value.isoformat()
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)

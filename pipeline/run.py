@@ -1,0 +1,203 @@
+"""One day, end to end, as five steps that the CLI runs in a row and the DAG runs as tasks.
+
+plan (ingest + shard) -> classify each shard -> build tables -> validate (GX) -> publish.
+
+Steps talk only through the warehouse's staging area (``_staging/<run_id>/``) and
+return small JSON-able dicts, so Airflow passes paths, not data, between tasks.
+Nothing is visible to readers until ``publish_day``; a failure anywhere before it
+leaves the published partitions as they were.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from pipeline import storage, warehouse
+from pipeline.scorecards import ScoringConfig, attach_labels, calls_table, previous_customer_turn, scorecards_table
+from pipeline.settings import Settings
+from pipeline.transcripts.ingest import IngestStats, iter_day, load_roster
+
+log = logging.getLogger(__name__)
+
+
+def check_day(day: str | date) -> str:
+    """Normalise and check a partition day (``YYYY-MM-DD``)."""
+    try:
+        return date.fromisoformat(str(day)).isoformat()
+    except ValueError as exc:
+        raise ValueError(f"day must be YYYY-MM-DD, got {day!r}") from exc
+
+
+def new_run_id(day: str) -> str:
+    return f"{day}_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+
+
+def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
+    """Ingest the day's landing folder into shards of canonical turns; stage the quarantine.
+
+    Calls stream into shards of ``shard_size`` calls, so memory holds one shard at a time.
+    """
+    from pipeline.scorecards import turns_frame
+
+    day = check_day(day)
+    opts = settings.storage_options
+    roster = load_roster(settings.roster, opts)
+    stats = IngestStats()
+    shards: list[str] = []
+    buffer = []
+    records: list[dict] = []
+
+    def flush() -> None:
+        if buffer:
+            url = warehouse.staging_url(settings.warehouse, run_id, "shards", f"shard-{len(shards):05d}.parquet")
+            warehouse.write_parquet(turns_frame(buffer), url, opts)
+            shards.append(url)
+            buffer.clear()
+
+    for item in iter_day(settings.landing, day, max_file_bytes=settings.max_file_bytes,
+                         max_turn_words=settings.max_turn_words, roster=roster, storage_options=opts, stats=stats):
+        if item.call is not None:
+            buffer.append(item.call)
+            if len(buffer) >= settings.shard_size:
+                flush()
+        else:
+            record = {**item.quarantined.to_dict(), "date": day, "run_id": run_id}
+            records.append(record)
+            if item.raw is not None:
+                storage.write_bytes_atomic(
+                    warehouse.staging_url(settings.warehouse, run_id, "quarantine", "files", item.quarantined.file),
+                    item.raw, opts)
+    flush()
+    storage.write_jsonl(warehouse.staging_url(settings.warehouse, run_id, "quarantine", "records.jsonl"), records, opts)
+    if not stats.balanced():
+        raise RuntimeError(f"ingestion lost files: {stats}")
+    log.info("planned %s: %d files, %d calls in %d shards, %d quarantined (%s)", day, stats.files_seen,
+             stats.calls_parsed, len(shards), len(records), stats.by_kind)
+    return {"day": day, "run_id": run_id, "shards": shards, "stats": asdict(stats), "quarantined": len(records)}
+
+
+@functools.lru_cache(maxsize=2)
+def _classifier(model: str, batch_size: int, threads: int, precision: str):
+    from pipeline.classify import Classifier
+
+    return Classifier(model, batch_size=batch_size, threads=threads, precision=precision)
+
+
+def classify_shard(settings: Settings, run_id: str, shard_url: str) -> dict[str, Any]:
+    """Label a shard's rep turns and compute its calls rows; stage both."""
+    started = time.perf_counter()
+    opts = settings.storage_options
+    turns = warehouse.read_parquet(shard_url, opts)
+    clf = _classifier(settings.model, settings.batch_size, settings.threads, settings.precision)
+    rep = turns["speaker_role"] == "rep"
+    context = previous_customer_turn(turns)
+    preds = clf.predict(turns.loc[rep, "text"].tolist(), context[rep].tolist())
+    labelled = attach_labels(turns, preds.labels, preds.probs, clf.version)
+    calls = calls_table(labelled)
+    name = shard_url.rsplit("/", 1)[-1].removesuffix(".parquet")
+    out = warehouse.staging_url(settings.warehouse, run_id, "classified", name)
+    warehouse.write_parquet(labelled, storage.join(out, "utterances.parquet"), opts)
+    warehouse.write_parquet(calls, storage.join(out, "calls.parquet"), opts)
+    seconds = time.perf_counter() - started
+    n_rep = int(rep.sum())
+    log.info("shard %s: %d calls, %d turns (%d rep) in %.1fs: %.0f rep turns/s, %.0f%% in the model", name,
+             len(calls), len(turns), n_rep, seconds, n_rep / max(seconds, 1e-9), 100 * preds.seconds / seconds)
+    return {"shard": name, "calls": len(calls), "turns": len(turns), "rep_turns": n_rep,
+            "seconds": round(seconds, 2), "model_seconds": round(preds.seconds, 2), "model_version": clf.version}
+
+
+def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int | None = None) -> dict[str, Any]:
+    """Merge the classified shards into the day's three tables, staged for validation."""
+    opts = settings.storage_options
+    base = warehouse.staging_url(settings.warehouse, run_id, "classified")
+    parts = sorted(storage.iter_files(base, opts))
+    fs, _ = storage.filesystem(settings.warehouse, opts)
+    urls = [fs.unstrip_protocol(p) for p in parts]
+    utter = [warehouse.read_parquet(u, opts) for u in urls if u.endswith("/utterances.parquet")]
+    calls_parts = [warehouse.read_parquet(u, opts) for u in urls if u.endswith("/calls.parquet")]
+    utterances = pd.concat(utter, ignore_index=True) if utter else _empty("utterances")
+    calls = pd.concat(calls_parts, ignore_index=True) if calls_parts else _empty("calls")
+    if expected_calls is not None and len(calls) != expected_calls:
+        raise RuntimeError(f"{expected_calls} calls were ingested but {len(calls)} were classified")
+    scoring = ScoringConfig.from_file(settings.scoring)
+    scorecards = scorecards_table(calls, day, run_id, datetime.now(UTC), scoring) if len(calls) else _empty(
+        "scorecards")
+    counts = {}
+    for table, frame in (("utterances", utterances), ("calls", calls), ("scorecards", scorecards)):
+        url = warehouse.staging_url(settings.warehouse, run_id, table, f"date={day}", storage.PART_FILE)
+        counts[table] = warehouse.write_frame(frame, table, url, opts)
+    log.info("built %s: %s", day, counts)
+    return {"day": day, "run_id": run_id, "rows": counts}
+
+
+def _empty(table: str) -> pd.DataFrame:
+    from pipeline.tables import SCHEMAS
+
+    return SCHEMAS[table].empty_table().to_pandas()
+
+
+def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
+    """Run the GX gate on the staged tables; on failure quarantine them and raise."""
+    from pipeline import quality
+
+    opts = settings.storage_options
+    frames = {}
+    for table in warehouse.TABLES:
+        url = warehouse.staging_url(settings.warehouse, run_id, table, f"date={day}", storage.PART_FILE)
+        frame = warehouse.read_parquet(url, opts)
+        if "date" not in frame.columns:
+            frame.insert(0, "date", day)
+        frames[table] = frame
+    report = quality.validate_tables(frames, docs_dir=settings.data_docs)
+    if not report.success:
+        where = warehouse.quarantine_failed_validation(settings.warehouse, run_id, day, report.to_json(), opts)
+        raise quality.ValidationError(f"validation failed for {day}; staged data kept at {where}:\n"
+                                      f"{report.summary()}", report)
+    log.info("validated %s: %s (Data Docs: %s)", day, report.statistics, report.data_docs_index)
+    return {"day": day, "run_id": run_id, "success": True, "data_docs": report.data_docs_index}
+
+
+def publish_day(settings: Settings, day: str, run_id: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Make the run's tables and quarantine the day's published state, then drop the staging area."""
+    opts = settings.storage_options
+    q_base = warehouse.staging_url(settings.warehouse, run_id, "quarantine")
+    records = storage.read_jsonl(storage.join(q_base, "records.jsonl"), opts)
+    fs, files_root = storage.filesystem(storage.join(q_base, "files"), opts)
+    files = {p[len(files_root) + 1:]: storage.read_bytes(fs, p) for p in storage.iter_files(
+        storage.join(q_base, "files"), opts)}
+    published = warehouse.publish(settings.warehouse, run_id, day, opts)
+    warehouse.publish_quarantine(settings.warehouse, day, records, files, opts)
+    summary = {"day": day, "run_id": run_id, "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+               "tables": published, "quarantined": len(records), "ingest": (plan or {}).get("stats")}
+    storage.write_json(storage.join(settings.warehouse, "_runs", f"date={day}.json"), summary, opts)
+    storage.remove_tree(warehouse.staging_url(settings.warehouse, run_id), opts)
+    log.info("published %s (run %s): %d quarantined", day, run_id, len(records))
+    return summary
+
+
+def run_day(settings: Settings, day: str | date, run_id: str | None = None) -> dict[str, Any]:
+    """Plan, classify every shard, build, validate and publish one day in this process."""
+    started = time.perf_counter()
+    day = check_day(day)
+    run_id = run_id or new_run_id(day)
+    plan = plan_day(settings, day, run_id)
+    shard_results = [classify_shard(settings, run_id, url) for url in plan["shards"]]
+    built = build_tables(settings, day, run_id, expected_calls=plan["stats"]["calls_parsed"])
+    validate_day(settings, day, run_id)
+    summary = publish_day(settings, day, run_id, plan)
+    seconds = time.perf_counter() - started
+    rep_turns = sum(s["rep_turns"] for s in shard_results)
+    model_s = sum(s["model_seconds"] for s in shard_results)
+    summary.update({"rows": built["rows"], "seconds": round(seconds, 2), "rep_turns": rep_turns,
+                    "rep_turns_per_s": round(rep_turns / max(seconds, 1e-9), 1),
+                    "model_seconds": round(model_s, 2)})
+    log.info("day %s done in %.1fs: %s", day, seconds, built["rows"])
+    return summary

@@ -1,0 +1,59 @@
+"""The warehouse tables' schemas: the interface analysts rely on.
+
+Each table is Hive-partitioned by call day (``<warehouse>/<table>/date=YYYY-MM-DD/``).
+The ``date`` column lives in the partition path, not inside the files, except in
+``scorecards`` where it is also a plain column so a single file is self-describing.
+Column meanings are documented in ``docs/data-dictionary.md``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from pipeline import LABELS
+
+PROB_COLUMNS = [f"p_{label}" for label in LABELS]
+SHARE_COLUMNS = [f"{label}_share" for label in LABELS]
+COUNT_COLUMNS = [f"{label}_turns" for label in LABELS]
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+UTTERANCES = pa.schema([
+    ("call_id", pa.string()), ("utterance_index", pa.int32()), ("speaker", pa.string()),
+    ("speaker_role", pa.string()), ("rep_id", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64()),
+    ("text", pa.string()), ("word_count", pa.int32()), ("is_question", pa.bool_()), ("label", pa.string()),
+    *[(c, pa.float32()) for c in PROB_COLUMNS], ("model_version", pa.string()),
+])
+
+CALLS = pa.schema([
+    ("call_id", pa.string()), ("rep_id", pa.string()), ("started_at", UTC_TS), ("duration_s", pa.float64()),
+    ("title", pa.string()), ("rep_utterances", pa.int32()), ("customer_utterances", pa.int32()),
+    ("rep_talk_ratio", pa.float64()), ("rep_questions", pa.int32()),
+    *[(c, pa.float64()) for c in SHARE_COLUMNS],
+    ("longest_rep_monologue_s", pa.float64()), ("longest_customer_story_s", pa.float64()),
+    ("interactivity", pa.float64()), ("patience_s", pa.float64()), ("first_probe_s", pa.float64()),
+    ("model_version", pa.string()), ("source_file", pa.string()),
+    # extra columns: the additive parts that let scorecards aggregate exactly
+    ("rep_name", pa.string()), ("team", pa.string()), ("source_format", pa.string()),
+    *[(c, pa.int32()) for c in COUNT_COLUMNS],
+    ("rep_talk_s", pa.float64()), ("talk_s", pa.float64()), ("speaker_switches", pa.int32()),
+    ("rep_answers", pa.int32()), ("manager", pa.string()),
+])
+
+SCORECARDS = pa.schema([
+    ("date", pa.string()), ("rep_id", pa.string()), ("rep_name", pa.string()), ("team", pa.string()),
+    ("calls", pa.int32()), ("rep_utterances", pa.int32()), *[(c, pa.float64()) for c in SHARE_COLUMNS],
+    ("probing_per_call", pa.float64()), ("commitments_per_call", pa.float64()), ("rep_talk_ratio", pa.float64()),
+    ("questions_per_call", pa.float64()), ("longest_monologue_s", pa.float64()), ("interactivity", pa.float64()),
+    ("patience_s", pa.float64()), ("advisor_score", pa.float64()), ("tier", pa.string()),
+    ("model_version", pa.string()), ("run_id", pa.string()), ("generated_at", UTC_TS),
+    ("manager", pa.string()),
+])
+
+SCHEMAS: dict[str, pa.Schema] = {"utterances": UTTERANCES, "calls": CALLS, "scorecards": SCORECARDS}
+SORT_KEYS: dict[str, list[str]] = {
+    "utterances": ["rep_id", "call_id", "utterance_index"],
+    "calls": ["rep_id", "started_at", "call_id"],
+    "scorecards": ["rep_id"],
+}
+ROLES = ("rep", "customer", "internal")

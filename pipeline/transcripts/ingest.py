@@ -1,0 +1,261 @@
+"""Read one day of the landing zone into canonical calls, quarantining what cannot be trusted.
+
+Every file under ``<landing>/<day>/`` ends up either as calls or as quarantine
+records: ``files seen = files parsed + files quarantined`` and every call inside a
+multi-call file is accounted for the same way. The day is streamed file by file so
+memory does not grow with the size of the day.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import logging
+import posixpath
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+
+from pipeline import storage
+from pipeline.transcripts.errors import Quarantined, TranscriptError
+from pipeline.transcripts.model import Call, Rep
+from pipeline.transcripts.readers import read_canonical, read_gong, read_vtt
+
+log = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".meta.json"
+
+
+@dataclass
+class IngestStats:
+    """Counts that must balance: each file is parsed or quarantined, each call kept or quarantined."""
+
+    files_seen: int = 0
+    files_parsed: int = 0
+    files_quarantined: int = 0
+    calls_parsed: int = 0
+    calls_quarantined: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def count(self, item: Quarantined) -> None:
+        self.by_kind[item.kind] = self.by_kind.get(item.kind, 0) + 1
+
+    def balanced(self) -> bool:
+        return self.files_seen == self.files_parsed + self.files_quarantined
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Team and manager per rep, keyed by rep id and by email."""
+
+    by_id: Mapping[str, Rep]
+    by_email: Mapping[str, Rep]
+
+    def apply(self, rep: Rep) -> Rep:
+        found = self.by_id.get(rep.id) or (self.by_email.get(rep.email) if rep.email else None)
+        if found is None:
+            return rep
+        return replace(found, team=found.team or rep.team)
+
+
+def parse_roster(text: str) -> Roster:
+    """Parse ``rep_id,name,email,team,manager``; rows without a rep_id are refused."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"rep_id", "name", "email"} - set(reader.fieldnames or [])
+    if missing:
+        raise ValueError(f"roster is missing columns {sorted(missing)}")
+    by_id: dict[str, Rep] = {}
+    by_email: dict[str, Rep] = {}
+    for n, row in enumerate(reader, start=2):
+        rep_id = (row.get("rep_id") or "").strip()
+        if not rep_id:
+            raise ValueError(f"roster line {n} has no rep_id")
+        rep = Rep(id=rep_id, name=(row.get("name") or rep_id).strip(), email=(row.get("email") or "").strip().lower(),
+                  team=(row.get("team") or "").strip() or None, manager=(row.get("manager") or "").strip() or None)
+        by_id[rep_id] = rep
+        if rep.email:
+            by_email[rep.email] = rep
+    return Roster(by_id, by_email)
+
+
+def load_roster(url: str, storage_options: str | dict | None = None) -> Roster | None:
+    if not url:
+        return None
+    fs, path = storage.filesystem(url, storage_options)
+    return parse_roster(storage.read_bytes(fs, path).decode("utf-8-sig"))
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return codecs.decode(data, "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # A character cut in half by the end of the file means the file stopped early.
+        kind = "truncated" if exc.reason == "unexpected end of data" else "invalid_utf8"
+        raise TranscriptError(kind, f"not UTF-8: {exc.reason}", f"byte {exc.start}") from exc
+
+
+def _json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        # An error at the very end of the text, or a string never closed, means the document stopped early.
+        stopped = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        kind = "truncated" if stopped else "invalid_json"
+        raise TranscriptError(kind, exc.msg, f"line {exc.lineno} column {exc.colno}") from exc
+
+
+def detect_format(name: str, head: bytes) -> str:
+    """Tell a file's format from its name and first bytes: vtt, sidecar, json or unknown."""
+    lowered = name.lower()
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if lowered.endswith(SIDECAR_SUFFIX):
+        return "sidecar"
+    if lowered.endswith(".vtt") or stripped.startswith(b"WEBVTT"):
+        return "vtt"
+    if lowered.endswith(".json") or stripped[:1] in (b"{", b"["):
+        return "json"
+    return "unknown"
+
+
+def validate_call(call: Call, max_turn_words: int) -> None:
+    """Refuse a call whose content cannot yield honest metrics."""
+    where = call.call_id
+    if not call.utterances:
+        raise TranscriptError("empty_transcript", "the call has no utterances", call_id=where)
+    prev_start = 0.0
+    for i, u in enumerate(call.utterances):
+        loc = f"utterance {i}"
+        if u.start_s < 0 or u.end_s < 0:
+            raise TranscriptError("bad_timestamps", f"negative time {u.start_s}..{u.end_s}", loc, where)
+        if u.end_s < u.start_s:
+            raise TranscriptError("bad_timestamps", f"ends ({u.end_s}) before it starts ({u.start_s})", loc, where)
+        if u.start_s < prev_start:
+            raise TranscriptError("bad_timestamps", f"starts at {u.start_s}, before the previous turn "
+                                  f"({prev_start})", loc, where)
+        prev_start = u.start_s
+        words = len(u.text.split())
+        if words > max_turn_words:
+            raise TranscriptError("turn_too_long", f"{words} words in one turn (limit {max_turn_words}): "
+                                  "speaker separation failed", loc, where)
+    if not any(u.role == "rep" for u in call.utterances):
+        raise TranscriptError("rep_silent", f"the rep ({call.rep.email or call.rep.id}) never speaks",
+                              call_id=where)
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """One result of ingestion, in landing order: a call, or a quarantine record."""
+
+    call: Call | None = None
+    quarantined: Quarantined | None = None
+    raw: bytes | None = None  # the refused file's bytes, kept for the quarantine copy
+
+
+def iter_day(landing: str, day: str, *, max_file_bytes: int, max_turn_words: int,
+             roster: Roster | None = None, storage_options: str | dict | None = None,
+             stats: IngestStats | None = None) -> Iterator[IngestItem]:
+    """Yield every call of the day and every quarantined input, in a stable order.
+
+    Duplicated ``call_id``s keep their first occurrence (landing order: sorted
+    paths, then position inside a file) and quarantine the others.
+    """
+    stats = stats if stats is not None else IngestStats()
+    files = storage.list_day(landing, day, storage_options)
+    fs, _ = storage.filesystem(landing, storage_options)
+    by_rel = {f.rel: f for f in files}
+    paired = {_sidecar_for(f.rel) for f in files
+              if _sidecar_for(f.rel) in by_rel and _is_vtt(f, fs, max_file_bytes)}
+    seen_ids: dict[str, str] = {}
+    for f in files:
+        if f.rel in paired:
+            continue  # consumed by its VTT, counted with it
+        stats.files_seen += 1
+        raw: bytes | None = None
+        try:
+            if f.size > max_file_bytes:
+                raise TranscriptError("file_too_large", f"{f.size} bytes, limit {max_file_bytes}")
+            raw = storage.read_bytes(fs, f.path)
+            calls, bad = _parse_file(f.rel, raw, by_rel, fs, max_file_bytes)
+        except (TranscriptError, Exception) as exc:
+            # Anything a reader did not foresee is still bad input for this file only:
+            # quarantine it with the exception rather than stop the day.
+            err = exc if isinstance(exc, TranscriptError) else TranscriptError(
+                "reader_error", f"{type(exc).__name__}: {exc}")
+            item = Quarantined.from_error(f.rel, err)
+            stats.files_quarantined += 1
+            stats.count(item)
+            log.warning("quarantined %s: %s", f.rel, err, exc_info=not isinstance(exc, TranscriptError))
+            yield IngestItem(quarantined=item, raw=raw)
+            continue
+        stats.files_parsed += 1
+        for item in bad:
+            stats.calls_quarantined += 1
+            stats.count(item)
+            log.warning("quarantined call %s in %s: %s %s", item.call_id, f.rel, item.kind, item.message)
+            yield IngestItem(quarantined=item, raw=raw)
+        for call in calls:
+            try:
+                validate_call(call, max_turn_words)
+                if call.call_id in seen_ids:
+                    raise TranscriptError("duplicate_call_id", f"call_id already read from {seen_ids[call.call_id]}",
+                                          call_id=call.call_id)
+            except TranscriptError as err:
+                item = Quarantined.from_error(f.rel, err)
+                stats.calls_quarantined += 1
+                stats.count(item)
+                log.warning("quarantined call %s in %s: %s", call.call_id, f.rel, err)
+                yield IngestItem(quarantined=item, raw=raw)
+                continue
+            seen_ids[call.call_id] = f.rel
+            stats.calls_parsed += 1
+            yield IngestItem(call=replace(call, rep=roster.apply(call.rep)) if roster else call)
+
+
+def _sidecar_for(rel: str) -> str:
+    """The metadata sidecar of a transcript file: ``call.vtt`` -> ``call.meta.json``."""
+    return posixpath.splitext(rel)[0] + SIDECAR_SUFFIX
+
+
+def _is_vtt(f: storage.LandedFile, fs, max_file_bytes: int) -> bool:
+    """Whether ``_parse_file`` reads ``f`` as a VTT (and so its sidecar): by name, else by its first bytes."""
+    fmt = detect_format(f.rel, b"")
+    if fmt in ("vtt", "sidecar") or f.size > max_file_bytes:
+        return fmt == "vtt"
+    with fs.open(f.path, "rb") as fh:
+        return detect_format(f.rel, fh.read(64)) == "vtt"
+
+
+def _parse_file(rel: str, raw: bytes, by_rel: Mapping[str, storage.LandedFile], fs,
+                max_file_bytes: int) -> tuple[list[Call], list[Quarantined]]:
+    fmt = detect_format(rel, raw[:64])
+    if fmt == "unknown":
+        raise TranscriptError("unknown_format", f"cannot tell the format of {posixpath.basename(rel)!r}")
+    if not raw.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise TranscriptError("empty_transcript", "the file is empty")
+    text = _decode(raw)
+    if fmt == "sidecar":
+        stem = rel[: -len(SIDECAR_SUFFIX)]
+        raise TranscriptError("orphan_sidecar", f"metadata without its transcript {stem + '.vtt'!r}")
+    if fmt == "vtt":
+        side = by_rel.get(_sidecar_for(rel))
+        if side is None:
+            raise TranscriptError("missing_sidecar", f"no metadata sidecar {_sidecar_for(rel)!r}")
+        if side.size > max_file_bytes:
+            raise TranscriptError("file_too_large", f"sidecar is {side.size} bytes, limit {max_file_bytes}")
+        try:
+            meta = _json(_decode(storage.read_bytes(fs, side.path)))
+        except TranscriptError as err:
+            raise TranscriptError(err.kind, f"sidecar {side.rel!r}: {err.message}", err.location) from err
+        if not isinstance(meta, Mapping):
+            raise TranscriptError("invalid_schema", "sidecar must be a JSON object")
+        return [read_vtt(text, meta, rel)], []
+    doc = _json(text)
+    if isinstance(doc, Mapping) and "calls" in doc and "callTranscripts" in doc:
+        calls, bad = read_gong(doc, rel)
+        if not calls and not bad:
+            raise TranscriptError("empty_transcript", "the Gong export holds no calls")
+        return calls, bad
+    if isinstance(doc, Mapping) and "utterances" in doc:
+        return [read_canonical(doc, rel)], []
+    raise TranscriptError("unknown_format", "JSON is neither a canonical call (no 'utterances') nor a Gong export")

@@ -1,0 +1,156 @@
+"""The warehouse layout: staging, atomic publish, quarantine and SQL over the tables.
+
+```
+<warehouse>/<table>/date=D/part-0.parquet       published, what analysts read
+<warehouse>/quarantine/date=D/records.jsonl     refused inputs with their reasons
+<warehouse>/quarantine/date=D/files/<rel path>  copies of refused files
+<warehouse>/quarantine/date=D/validation/<run>/ staged tables + GX result of a failed gate
+<warehouse>/_staging/<run_id>/...               a run's work in progress (never read by readers)
+<warehouse>/_runs/date=D.json                   the last published run's summary
+```
+Folders starting with ``_`` are skipped by Parquet dataset discovery, so staging is
+invisible to readers of the tables.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import storage
+from pipeline.tables import SCHEMAS, SORT_KEYS
+
+log = logging.getLogger(__name__)
+
+TABLES = ("utterances", "calls", "scorecards")
+ROW_GROUP_ROWS = 128_000
+
+
+def partition_url(warehouse: str, table: str, day: str) -> str:
+    return storage.join(warehouse, table, f"date={day}", storage.PART_FILE)
+
+
+def staging_url(warehouse: str, run_id: str, *parts: str) -> str:
+    return storage.join(warehouse, "_staging", run_id, *parts)
+
+
+def quarantine_url(warehouse: str, day: str, *parts: str) -> str:
+    return storage.join(warehouse, "quarantine", f"date={day}", *parts)
+
+
+def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
+    """Conform a frame to the table's schema (column order and types), sorted by its keys."""
+    schema = SCHEMAS[table]
+    missing = [c for c in schema.names if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table}: missing columns {missing}")
+    ordered = frame.sort_values(SORT_KEYS[table], kind="stable") if len(frame) else frame
+    return pa.Table.from_pandas(ordered[schema.names], schema=schema, preserve_index=False)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """zstd, dictionary-encoded strings, bounded row groups."""
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd", use_dictionary=True, row_group_size=ROW_GROUP_ROWS,
+                   write_statistics=True)
+    return buf.getvalue()
+
+
+def write_frame(frame: pd.DataFrame, table: str, url: str, storage_options: Any = None) -> int:
+    data = to_arrow(frame, table)
+    storage.write_bytes_atomic(url, parquet_bytes(data), storage_options)
+    return data.num_rows
+
+
+def write_parquet(frame: pd.DataFrame, url: str, storage_options: Any = None) -> None:
+    """An intermediate frame (shards), without a fixed schema."""
+    data = pa.Table.from_pandas(frame, preserve_index=False)
+    storage.write_bytes_atomic(url, parquet_bytes(data), storage_options)
+
+
+def read_parquet(url: str, storage_options: Any = None, columns: list[str] | None = None) -> pd.DataFrame:
+    fs, path = storage.filesystem(url, storage_options)
+    with fs.open(path, "rb") as fh:
+        return pq.read_table(fh, columns=columns).to_pandas()
+
+
+def read_partition(warehouse: str, table: str, day: str, storage_options: Any = None) -> pd.DataFrame:
+    return read_parquet(partition_url(warehouse, table, day), storage_options)
+
+
+def publish(warehouse: str, run_id: str, day: str, storage_options: Any = None) -> list[str]:
+    """Replace each table's partition for ``day`` with the run's staged file, one atomic step per table."""
+    published = []
+    for table in TABLES:
+        staged = staging_url(warehouse, run_id, table, f"date={day}", storage.PART_FILE)
+        final = partition_url(warehouse, table, day)
+        storage.publish_object(staged, final, storage_options)
+        published.append(final)
+        log.info("published %s", final)
+    return published
+
+
+def publish_quarantine(warehouse: str, day: str, records: list[dict], files: dict[str, bytes],
+                       storage_options: Any = None) -> None:
+    """Replace the day's quarantine with this run's: records, and copies of refused files."""
+    base = quarantine_url(warehouse, day)
+    fs, root = storage.filesystem(storage.join(base, "files"), storage_options)
+    keep = set()
+    for rel, data in files.items():
+        url = storage.join(base, "files", rel)
+        storage.write_bytes_atomic(url, data, storage_options)
+        keep.add(storage.filesystem(url, storage_options)[1])
+    if fs.exists(root):
+        for stale in fs.find(root):
+            if stale not in keep:
+                fs.rm(stale)
+    storage.write_jsonl(storage.join(base, "records.jsonl"), records, storage_options)
+
+
+def quarantine_failed_validation(warehouse: str, run_id: str, day: str, result: dict,
+                                 storage_options: Any = None) -> str:
+    """Move a run's staged tables beside their GX result under quarantine; return that folder."""
+    target = quarantine_url(warehouse, day, "validation", run_id)
+    fs, _ = storage.filesystem(warehouse, storage_options)
+    for table in TABLES:
+        staged = staging_url(warehouse, run_id, table, f"date={day}", storage.PART_FILE)
+        _, src = storage.filesystem(staged, storage_options)
+        if fs.exists(src):
+            _, dst = storage.filesystem(storage.join(target, f"{table}.parquet"), storage_options)
+            fs.makedirs(dst.rsplit("/", 1)[0], exist_ok=True)
+            fs.copy(src, dst)
+    storage.write_json(storage.join(target, "gx_result.json"), result, storage_options)
+    return target
+
+
+def query(warehouse: str, sql: str, storage_options: Any = None) -> pd.DataFrame:
+    """Run SQL with DuckDB over all partitions; ``utterances``, ``calls``, ``scorecards`` are views."""
+    import duckdb
+
+    con = duckdb.connect()
+    fs, root = storage.filesystem(warehouse, storage_options)
+    prefix = root
+    if not storage.is_local(fs):
+        con.register_filesystem(fs)
+        prefix = f"{fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol}://{root}"
+    for table in TABLES:
+        if fs.exists(f"{root}/{table}"):
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{prefix}/{table}/*/*.parquet', "
+                        "hive_partitioning = true, union_by_name = true)")
+    return con.execute(sql).fetchdf()
+
+
+def day_tables_exist(warehouse: str, day: str, storage_options: Any = None) -> bool:
+    return all(storage.exists(partition_url(warehouse, t, day), storage_options) for t in TABLES)
+
+
+def iter_staged_shards(warehouse: str, run_id: str, kind: str, storage_options: Any = None) -> Iterable[str]:
+    fs, _ = storage.filesystem(warehouse, storage_options)
+    for path in storage.iter_files(staging_url(warehouse, run_id, kind), storage_options):
+        yield fs.unstrip_protocol(path)

@@ -1,0 +1,117 @@
+"""A whole day end to end on the real model: publishing, idempotence and failure paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from pipeline import run, storage, warehouse
+from tests.conftest import DAY, REPO
+
+VOLATILE = ["run_id", "generated_at"]
+
+
+def _files(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def _table(settings, table):
+    return warehouse.read_partition(settings.warehouse, table, DAY)
+
+
+def test_day_publishes_three_tables_and_quarantine(settings, tmp_path):
+    summary = run.run_day(settings, DAY)
+    wh = tmp_path / "warehouse"
+    files = _files(wh)
+    for table in warehouse.TABLES:
+        assert f"{table}/date={DAY}/part-0.parquet" in files
+    assert not (wh / "_staging").exists() or not any((wh / "_staging").rglob("*.parquet"))
+    stats = summary["ingest"]
+    assert stats["files_seen"] == stats["files_parsed"] + stats["files_quarantined"]
+    records = storage.read_jsonl(str(wh / "quarantine" / f"date={DAY}" / "records.jsonl"))
+    assert len(records) == summary["quarantined"] >= 2
+    assert all({"file", "kind", "message"} <= set(r) for r in records)
+    calls = _table(settings, "calls")
+    assert len(calls) == stats["calls_parsed"]
+    utter = _table(settings, "utterances")
+    assert set(utter.call_id) == set(calls.call_id)
+    assert utter.loc[utter.speaker_role == "rep", "label"].notna().all()
+    assert utter.loc[utter.speaker_role != "rep", "label"].isna().all()
+    cards = _table(settings, "scorecards")
+    assert cards.rep_id.is_monotonic_increasing and (cards.calls >= 1).all()
+    assert cards.set_index("rep_id").calls.to_dict() == calls.groupby("rep_id").size().to_dict()
+    assert utter.model_version.nunique() == 1
+
+
+def test_rerun_replaces_the_day_exactly(settings, tmp_path):
+    run.run_day(settings, DAY)
+    first = {t: _table(settings, t) for t in warehouse.TABLES}
+    files = _files(tmp_path / "warehouse" / "utterances")
+    run.run_day(settings, DAY)
+    assert _files(tmp_path / "warehouse" / "utterances") == files
+    for table, before in first.items():
+        after = _table(settings, table)
+        pd.testing.assert_frame_equal(before.drop(columns=VOLATILE, errors="ignore"),
+                                      after.drop(columns=VOLATILE, errors="ignore"))
+
+
+def test_crash_between_stage_and_publish_keeps_the_published_day(settings, monkeypatch):
+    run.run_day(settings, DAY)
+    before = _table(settings, "scorecards")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(warehouse, "publish", crash)
+    with pytest.raises(RuntimeError, match="worker died"):
+        run.run_day(settings, DAY)
+    pd.testing.assert_frame_equal(before, _table(settings, "scorecards"))
+
+
+def test_gx_failure_stops_publish_and_quarantines_staged_data(settings, tmp_path, monkeypatch):
+    from pipeline import quality
+
+    run.run_day(settings, DAY)
+    before = _table(settings, "calls")
+    real = run.calls_table
+
+    def corrupted(labelled):
+        frame = real(labelled)
+        frame.loc[frame.index[0], "rep_talk_ratio"] = 1.7
+        return frame
+
+    monkeypatch.setattr(run, "calls_table", corrupted)
+    with pytest.raises(quality.ValidationError, match="rep_talk_ratio"):
+        run.run_day(settings, DAY)
+    pd.testing.assert_frame_equal(before, _table(settings, "calls"))
+    results = list((tmp_path / "warehouse" / "quarantine" / f"date={DAY}" / "validation").rglob("gx_result.json"))
+    assert len(results) == 1
+    assert (results[0].parent / "calls.parquet").is_file()
+    assert "rep_talk_ratio" in json.dumps(json.loads(results[0].read_text()))
+
+
+def test_empty_day_publishes_empty_partitions(settings):
+    summary = run.run_day(settings, "2026-11-25")
+    assert summary["rows"] == {"utterances": 0, "calls": 0, "scorecards": 0}
+
+
+def test_bad_day_string_is_refused(settings):
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        run.run_day(settings, "24/11/2026")
+
+
+def test_query_and_contract(settings):
+    run.run_day(settings, DAY)
+    frame = warehouse.query(settings.warehouse, "SELECT rep_id, calls, tier FROM scorecards ORDER BY rep_id")
+    assert len(frame) >= 2 and frame.calls.min() >= 1
+    contract = REPO.parent / "shared" / "checks" / "contract.py"
+    if not contract.is_file():
+        pytest.skip("shared/checks/contract.py is not beside the checkout")
+    out = subprocess.run([sys.executable, str(contract), settings.warehouse], capture_output=True, text=True,
+                         env={**__import__("os").environ, "CALLSCORE_MODEL": settings.model,
+                              "PATH": f"{REPO / '.venv' / 'bin'}:{__import__('os').environ['PATH']}"})
+    assert out.returncode == 0, out.stdout + out.stderr
