@@ -20,13 +20,29 @@ export CALLSCORE_LANDING ?= $(LANDING)
 export CALLSCORE_WAREHOUSE ?= $(WAREHOUSE)
 export CALLSCORE_ROSTER ?= $(ROSTER)
 
-.PHONY: run test venv model sample lint clean
+.PHONY: run test venv model sample lint clean airflow airflow-db
 
-## run: set up, train the model on first use, run the nightly job on the sample days, print the summary
-run: venv model sample
+## run: set up, train the model on first use, run the nightly DAG through Airflow for each sample day, summarise
+run: venv model sample airflow-db
 	@for d in $$(echo $(SAMPLE_DATES) | tr ',' ' '); do \
-	  $(BIN)/callscore run --date $$d > /dev/null || exit 1; done
+	  echo "airflow dags test callscore_nightly (day $$d) ..."; \
+	  $(BIN)/airflow dags test callscore_nightly -c "{\"day\": \"$$d\"}" > $(AIRFLOW_HOME)/dags-test-$$d.log 2>&1 \
+	    || { tail -40 $(AIRFLOW_HOME)/dags-test-$$d.log; exit 1; }; \
+	  grep -q "state=success" $(AIRFLOW_HOME)/dags-test-$$d.log \
+	    || { tail -40 $(AIRFLOW_HOME)/dags-test-$$d.log; echo "DAG run for $$d did not succeed"; exit 1; }; \
+	done
 	@$(BIN)/callscore summary
+
+## airflow-db: migrate the SQLite metadata DB in .airflow/ and create the model pool
+airflow-db: venv
+	@$(BIN)/airflow db migrate > /dev/null
+	@$(BIN)/airflow pools set callscore_model 2 "tasks holding the classifier in memory" > /dev/null
+
+## airflow: start Airflow (scheduler, dag-processor, api-server, triggerer) on 127.0.0.1 with the DAGs unpaused
+airflow: venv model sample airflow-db
+	@echo "Airflow UI: http://127.0.0.1:8080  user: admin  password: see $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
+	@AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False \
+	  AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30 PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/airflow standalone
 
 ## test: install, make sure a model exists, run every test tier
 test: venv model

@@ -101,3 +101,39 @@ def stratified_split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[p
 def distribution(frame: pd.DataFrame) -> dict[str, int]:
     counts = frame["label"].value_counts()
     return {label: int(counts.get(label, 0)) for label in LABELS}
+
+
+_FILLERS = ("um", "uh", "you know", "like", "i mean", "so")
+_PUNCT = str.maketrans("", "", ".,!?;:\"()")
+
+
+def asr_variant(text: str, rng: np.random.Generator) -> str:
+    """Rewrite a clean turn the way speech recognition renders it.
+
+    Lower case, punctuation dropped, a filler or two, sometimes a repeated word:
+    the label does not change, so the model learns to ignore surface form.
+    """
+    words = text.lower().replace("-", " ").translate(_PUNCT).split()
+    if not words:
+        return text
+    out: list[str] = []
+    for i, w in enumerate(words):
+        if i and rng.random() < 0.08:
+            out.append(str(rng.choice(_FILLERS)))
+        out.append(w)
+        if rng.random() < 0.04:
+            out.append(w)
+    return " ".join(out)
+
+
+def augment(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """Add an ASR-style copy of a ``fraction`` of the clean training turns (and their contexts)."""
+    if fraction <= 0:
+        return frame
+    rng = np.random.default_rng(seed)
+    clean = frame[frame.get("style", pd.Series("clean", index=frame.index)).fillna("clean") != "asr"]
+    picked = clean.loc[rng.random(len(clean)) < fraction].copy()
+    picked["text"] = [asr_variant(t, rng) for t in picked["text"]]
+    picked["context"] = [asr_variant(c, rng) if c else c for c in picked["context"]]
+    picked["style"] = "asr-augmented"
+    return pd.concat([frame, picked], ignore_index=True)

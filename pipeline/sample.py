@@ -1072,18 +1072,19 @@ def _dialogue(talk: _Talk, style: _Style, n_turns: int, has_se: bool) -> list[tu
         else:
             turns.append(("cust", last, _customer_turn(talk, last)))
 
-    def respond() -> None:
+    def respond(reply: str | None = None) -> None:
         if last == "cust_request":  # a short answer: "Will do." or a hedge
             kind = rng.choice(("trust_willdo", "trust_commit")) if rng.random() < style.keeps_promises \
                 else "other_hedge"
-            exchange(kind, talk.say(kind))
+            exchange(kind, talk.say(kind), reply=reply)
         elif answer and has_se and rng.random() < 0.6:
-            exchange("se_answer", f"{answer} {talk.say('se_answer')}" if rng.random() < 0.4 else answer, who="se")
+            exchange("se_answer", f"{answer} {talk.say('se_answer')}" if rng.random() < 0.4 else answer, who="se",
+                     reply=reply)
         elif answer and rng.random() < style.answer_proof:
-            exchange("trust_proof", f"{answer} {talk.say('trust_proof')}")
+            exchange("trust_proof", f"{answer} {talk.say('trust_proof')}", reply=reply)
         elif answer:
             more = [talk.say("other_product") for _ in range(style.extra.pick(rng) // 2)]
-            exchange("other_answer", " ".join([answer, *more]))
+            exchange("other_answer", " ".join([answer, *more]), reply=reply)
         else:
             kind = style.body.pick(rng)
             while kind in _AFTER_STORY and last not in ("cust_story", "cust_answer", "cust_continue"):
@@ -1094,12 +1095,10 @@ def _dialogue(talk: _Talk, style: _Style, n_turns: int, has_se: bool) -> list[tu
     for _ in range(rng.randint(0, style.small_talk)):
         exchange("rapport_smalltalk")
     exchange("other_agenda")
-    for _ in range(max(3, (n_turns - len(turns) - 4) // 2)):
+    for _ in range((n_turns - len(turns) - 4) // 2):
         respond()
-    for _ in range(3):  # settle an open question or request before saying goodbye
-        if last != "cust_request" and not answer:
-            break
-        respond()
+    if last == "cust_request" or answer:  # settle it before saying goodbye
+        respond(reply="cust_react")
     if rng.random() < style.close_commit:
         exchange(rng.choice(("trust_recap", "trust_commit")), reply="cust_close")
     else:
@@ -1145,7 +1144,7 @@ def _make_call(rng: random.Random, call_id: str, day: date, fmt: str) -> dict:
            "tool": (*industry.tools, *SLOTS["tool"]), "peer": industry.peers,
            "se": ((colleague or rng.choice(COLLEAGUES))[0].split()[0],)}
     talk = _Talk(rng, ctx)
-    turns = _dialogue(talk, style, rng.randint(*TURNS), colleague is not None)
+    turns = _dialogue(talk, style, rng.randint(TURNS[0], TURNS[1] - 2), colleague is not None)  # 2: settling
     asr = rng.random() < ASR_SHARE
     speaking = customers[: max(1, len(customers) - (rng.random() < 0.3))]  # sometimes one customer stays silent
     se = {"name": colleague[0], "email": colleague[1], "role": "internal"} if colleague else None
@@ -1428,7 +1427,8 @@ def _write_bad(w: _Writer, day: date, seed: int, count: int, first_kind: int) ->
     seen: dict[str, int] = {}
     readable = 0
     for k in range(count):
-        kind = BAD_KINDS[(first_kind + k) % len(BAD_KINDS)]
+        cycle, index = divmod(first_kind + k, len(BAD_KINDS))
+        kind = BAD_KINDS[index]
         seen[kind] = seen.get(kind, 0) + 1
         stem = f"bad-{kind}-{seen[kind]:02d}"
         call = _make_call(rng, f"c-{day:%Y%m%d}-{stem}", day, "canonical")
@@ -1441,10 +1441,10 @@ def _write_bad(w: _Writer, day: date, seed: int, count: int, first_kind: int) ->
             _write_vtt(w, call, rng, stem, sidecar=False, kind="bad")
         elif kind == "unknown-format":
             notes = f"Meeting notes, {call['title']}\n- pain: manual work\n- next: send pricing\n"
-            if seen[kind] % 2:
-                w.put(f"crm/{stem}.txt", notes.encode(), "bad")
-            else:
+            if cycle % 2:
                 w.put(f"crm/{stem}.docx", _docx(notes), "bad")
+            else:
+                w.put(f"crm/{stem}.txt", notes.encode(), "bad")
         elif kind == "empty-transcript":
             w.put(f"crm/{stem}.json", _json_bytes({**call, "utterances": []}), "bad")
         else:  # one call of three has a monologue whose sentence starts go backwards

@@ -49,6 +49,7 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     max_length: int = 128
     dev_fraction: float = 0.1
+    asr_augment: float = 0.5  # share of clean training turns also seen in speech-recognition style
     seed: int = 13
     limit: int = 0  # train on at most this many turns (0 = all): for quick smoke runs only
     threads: int = 0
@@ -166,8 +167,9 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
         turns = corpus.stratified_split(turns, min(0.99, cfg.limit / len(turns)), cfg.seed)[1]
     version = model_version(cfg, corpus.fingerprint(files))
     train_df, dev_df = corpus.stratified_split(turns, cfg.dev_fraction, cfg.seed)
-    log.info("training %s on %d turns (dev %d): %s", version, len(train_df), len(dev_df), corpus.distribution(turns))
-    model, tokenizer, history = fit(cfg, train_df, dev_df)
+    log.info("training %s on %d turns (dev %d): %s", version, len(train_df), len(dev_df),
+             corpus.distribution(turns))
+    model, tokenizer, history = fit(cfg, corpus.augment(train_df, cfg.asr_augment, cfg.seed), dev_df)
     out = Path(out_dir) if out_dir else ARTIFACTS / version
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

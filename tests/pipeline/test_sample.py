@@ -29,7 +29,7 @@ def landing(tmp_path_factory) -> tuple[Path, sample.SampleSummary]:
     return root, summary
 
 
-def _canonical(root: Path, day: date, n: int = 24, seed: int = 11) -> dict[str, dict]:
+def _canonical(day: date, n: int = 24, seed: int = 11) -> dict[str, dict]:
     return {c["call_id"]: c for c in sample.generate_calls(day, n, seed)}
 
 
@@ -68,7 +68,7 @@ def test_canonical_calls_are_well_formed():
     assert len(set(ids)) == len(ids)  # unique within and across days
     for call in calls:
         turns = call["utterances"]
-        assert 20 <= len(turns) <= 100
+        assert 20 <= len(turns) <= 90
         assert all(b["start"] > a["start"] for a, b in itertools.pairwise(turns))
         assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(turns))  # no overlaps
         assert all(u["end"] >= u["start"] >= 0 and u["text"].strip() for u in turns)
@@ -112,7 +112,7 @@ def test_vtt_files_parse_have_sidecars_and_render_the_canonical_call(landing):
     root, _ = landing
     dialects, teams_bytes = set(), []
     for day in DAYS:
-        truth = _canonical(root, day)
+        truth = _canonical(day)
         for path in (root / day.isoformat()).rglob("c-*.vtt"):
             side = path.with_name(path.stem + ".meta.json")
             assert side.exists()
@@ -134,7 +134,7 @@ def test_gong_exports_match_calls_transcripts_and_roster(landing):
     root, _ = landing
     gong_users = {r.gong_user_id: r.email for r in sample.REPS}
     for day in DAYS:
-        truth = _canonical(root, day)
+        truth = _canonical(day)
         for path in (root / day.isoformat() / "gong").glob("export-*.json"):
             doc = json.loads(path.read_text())
             assert {"requestId", "records", "calls", "callTranscripts"} <= set(doc)
@@ -167,11 +167,12 @@ def test_bad_files_only_when_asked(tmp_path, landing):
     bad = {p.name: p for p in folder.rglob("bad-*")}
     assert sorted(bad) == ["bad-empty-transcript-01.json", "bad-gong-bad-timestamps-01.json",
                            "bad-invalid-json-01.json", "bad-no-sidecar-01.vtt", "bad-truncated-01.json",
-                           "bad-unknown-format-01.txt"]
+                           "bad-unknown-format-01.docx"]  # the second round of the cycle
     for name in ("bad-invalid-json-01.json", "bad-truncated-01.json"):
         with pytest.raises(json.JSONDecodeError):
             json.loads(bad[name].read_text())
     assert not bad["bad-no-sidecar-01.vtt"].with_name("bad-no-sidecar-01.meta.json").exists()
+    assert bad["bad-unknown-format-01.docx"].read_bytes().startswith(b"PK")  # a Word file (zip)
     assert json.loads(bad["bad-empty-transcript-01.json"].read_text())["utterances"] == []
     doc = json.loads(bad["bad-gong-bad-timestamps-01.json"].read_text())
     decreasing = [any(b["start"] < a["start"] for m in t["transcript"] for a, b in itertools.pairwise(m["sentences"]))
@@ -183,14 +184,14 @@ def test_bad_kinds_continue_from_day_to_day(tmp_path):
     sample.write_sample(str(tmp_path), DAYS, calls_per_day=0, seed=1, bad_files_per_day=2)
     names = [sorted(p.name for p in (tmp_path / d.isoformat()).rglob("bad-*")) for d in DAYS]
     assert names == [["bad-invalid-json-01.json", "bad-truncated-01.json"],
-                     ["bad-no-sidecar-01.vtt", "bad-unknown-format-01.docx"]]
+                     ["bad-no-sidecar-01.vtt", "bad-unknown-format-01.txt"]]
 
 
 def test_rep_turns_have_the_realistic_length_mix():
     turns = sample.sample_rep_turns(1500, seed=4)
     words = [len(t.split()) for t in turns]
     assert len(turns) == 1500
-    assert sum(w <= 3 for w in words) > 100  # backchannels and "Will do."
+    assert sum(w <= 3 for w in words) > 50  # backchannels and "Will do."
     assert sum(w >= 60 for w in words) > 10  # monologues
     assert any(t == t.lower() and "?" not in t for t in turns) and any("?" in t for t in turns)
     assert sample.sample_rep_turns(0) == []
@@ -214,7 +215,7 @@ def test_asr_noise_looks_like_speech_recognition():
     noisy = [sample.asr_noise("So, how do you handle renewals today? We cut churn by 18%.", random.Random(i))
              for i in range(30)]
     assert all(t == t.lower() and not set(t) & set(",?") for t in noisy)
-    assert all("18 percent" in t for t in noisy)
+    assert all("percent" in t and "%" not in t for t in noisy)
     assert any(len(t.split()) > 12 for t in noisy)  # fillers or a false start were added
     assert sample.asr_noise("...", random.Random(0)) == ""
 
