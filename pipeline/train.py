@@ -50,6 +50,7 @@ class TrainConfig:
     max_length: int = 128
     dev_fraction: float = 0.1
     asr_augment: float = 0.5  # share of clean training turns also seen in speech-recognition style
+    dev_source: str = ""  # hold out one writer's turns as the dev split (model selection across writers)
     seed: int = 13
     limit: int = 0  # train on at most this many turns (0 = all): for quick smoke runs only
     threads: int = 0
@@ -166,7 +167,13 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
     if cfg.limit:
         turns = corpus.stratified_split(turns, min(0.99, cfg.limit / len(turns)), cfg.seed)[1]
     version = model_version(cfg, corpus.fingerprint(files))
-    train_df, dev_df = corpus.stratified_split(turns, cfg.dev_fraction, cfg.seed)
+    if cfg.dev_source:
+        held = turns["source"] == cfg.dev_source
+        if not held.any():
+            raise ValueError(f"no training turns from source {cfg.dev_source!r}")
+        train_df, dev_df = turns.loc[~held].reset_index(drop=True), turns.loc[held].reset_index(drop=True)
+    else:
+        train_df, dev_df = corpus.stratified_split(turns, cfg.dev_fraction, cfg.seed)
     log.info("training %s on %d turns (dev %d): %s", version, len(train_df), len(dev_df),
              corpus.distribution(turns))
     model, tokenizer, history = fit(cfg, corpus.augment(train_df, cfg.asr_augment, cfg.seed), dev_df)

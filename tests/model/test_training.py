@@ -1,0 +1,84 @@
+"""Training code on a tiny slice: the folder it writes, reproducibility and refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline import corpus
+from pipeline.classify import Classifier
+from pipeline.train import TrainConfig, model_version, promote_if_better, train
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A few turns of every label from the real corpus, and two held-out conversations."""
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "train").mkdir()
+    (root / "test").mkdir()
+    turns = corpus.load_turns(corpus.train_files())
+    picked = turns.groupby("label").head(15)
+    with (root / "train" / "tiny.jsonl").open("w") as fh:
+        for row in picked[["text", "label", "context"]].to_dict("records"):
+            fh.write(json.dumps(row) + "\n")
+    lines = (REPO / "models" / "corpus" / "test" / "conversations.jsonl").read_text().splitlines()[:2]
+    (root / "test" / "conversations.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+TINY = TrainConfig(epochs=1, batch_size=16, max_length=48, asr_augment=0.2)
+
+
+def test_train_writes_a_self_describing_folder_reproducibly(tiny_corpus, tmp_path):
+    first = train(TINY, tmp_path / "a", corpus_dir=tiny_corpus)
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "callscore.json", "metrics.json",
+                 "MODEL_CARD.md"):
+        assert (first / name).is_file(), name
+    meta = json.loads((first / "callscore.json").read_text())
+    metrics = json.loads((first / "metrics.json").read_text())
+    assert meta["version"] == metrics["version"] == model_version(TINY, corpus.fingerprint(
+        corpus.train_files(tiny_corpus)))
+    assert set(metrics["test"]["baselines"]) == {"majority", "tfidf_logreg"}
+    second = train(TINY, tmp_path / "b", corpus_dir=tiny_corpus)
+    texts = ["How do you handle renewals today?", "I'll send it Friday.", "Mm-hmm."]
+    a, b = Classifier(first).predict(texts), Classifier(second).predict(texts)
+    assert a.labels == b.labels
+    assert abs(a.probs - b.probs).max() < 1e-5
+
+
+def test_version_changes_with_config_and_data():
+    assert model_version(TINY, "abc") != model_version(TrainConfig(epochs=2), "abc")
+    assert model_version(TINY, "abc") != model_version(TINY, "abd")
+
+
+def test_promotion_keeps_the_better_model(tmp_path):
+    def folder(name: str, f1: float) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        (d / "metrics.json").write_text(json.dumps({"test": {"macro_f1": f1}}))
+        (d / "callscore.json").write_text("{}")
+        return d
+
+    link = tmp_path / "current"
+    assert promote_if_better(folder("v1", 0.80), link)["promoted"]
+    assert not promote_if_better(folder("v2", 0.79), link)["promoted"]
+    assert link.resolve().name == "v1"
+    assert promote_if_better(folder("v3", 0.80), link)["promoted"]
+    assert link.resolve().name == "v3" and (tmp_path / "v1").is_dir()
+
+
+def test_refusals(tmp_path):
+    with pytest.raises(ValueError, match="head"):
+        TrainConfig(head="max")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "hi", "label": "other"}\n{"text": "yo", "label": "smalltalk"}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:2"):
+        corpus.load_turns([bad])
+    with pytest.raises(FileNotFoundError, match="not a callscore model folder"):
+        Classifier(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no training files"):
+        train(TINY, tmp_path / "x", corpus_dir=tmp_path)
