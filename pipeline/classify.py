@@ -22,6 +22,8 @@ from pipeline import LABELS, modeling
 
 log = logging.getLogger(__name__)
 
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+
 
 @dataclass(frozen=True)
 class Predictions:
@@ -30,6 +32,7 @@ class Predictions:
     labels: list[str]
     probs: np.ndarray
     seconds: float
+    forward_seconds: float = 0.0  # time inside the model's forward pass alone
 
     def as_dicts(self) -> list[dict[str, float]]:
         return [dict(zip(LABELS, map(float, row), strict=True)) for row in self.probs]
@@ -48,20 +51,26 @@ class Classifier:
         model_dir: folder written by ``callscore train``.
         batch_size: turns per forward pass (GPU runs want 512 or more).
         threads: torch intra-op threads; 0 keeps torch's default (all cores).
-        precision: ``fp32`` or ``bf16`` (autocast).
+        precision: ``fp32``, ``bf16``/``fp16`` (autocast) or ``int8`` (dynamic quantization, CPU).
         device: ``cpu``/``cuda``; ``None`` picks CUDA when present.
     """
 
     def __init__(self, model_dir: str | Path, batch_size: int = 64, threads: int = 0, precision: str = "fp32",
                  device: str | None = None):
-        if precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         modeling.set_threads(threads)
         self.device = pick_device(device)
         self.model, self.tokenizer, self.meta = modeling.load(model_dir)
         self.model.to(self.device)
+        if precision == "int8":
+            if self.device.type != "cpu":
+                raise ValueError("int8 dynamic quantization runs on the CPU only")
+            from torch.ao.quantization import quantize_dynamic
+
+            self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.batch_size = batch_size
         self.precision = precision
         self.use_context = bool(self.meta.get("use_context"))
@@ -69,7 +78,7 @@ class Classifier:
         self.version = str(self.meta["version"])
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "fp32":
+        if self.precision in ("fp32", "int8"):
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
@@ -81,6 +90,7 @@ class Classifier:
         start = time.perf_counter()
         n = len(texts)
         probs = np.zeros((n, len(LABELS)), dtype=np.float32)
+        forward = 0.0
         if n:
             enc = modeling.encode(self.tokenizer, [t or "" for t in texts],
                                   None if contexts is None else [c or "" for c in contexts],
@@ -93,11 +103,15 @@ class Classifier:
                     idx = order[lo: lo + self.batch_size]
                     batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in keys}, return_tensors="pt")
                     batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                    tick = time.perf_counter()
                     logits = self.model(**batch).logits.float()
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize()
+                    forward += time.perf_counter() - tick
                     probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
         labels = [LABELS[i] for i in probs.argmax(axis=1)] if n else []
         seconds = time.perf_counter() - start
         if n:
             log.info("classified %d turns in %.2fs (%.0f turns/s, %s, %s)", n, seconds, n / max(seconds, 1e-9),
                      self.precision, self.device)
-        return Predictions(labels=labels, probs=probs, seconds=seconds)
+        return Predictions(labels=labels, probs=probs, seconds=seconds, forward_seconds=forward)

@@ -125,6 +125,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipeline.bench import main as bench_main
+
+    return bench_main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callscore", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -138,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--shard-size", dest="shard_size", type=int, help="calls per shard")
         p.add_argument("--threads", type=int, help="torch threads (0 = all cores)")
         p.add_argument("--batch-size", dest="batch_size", type=int, help="turns per forward pass")
-        p.add_argument("--precision", choices=["fp32", "bf16"], help="inference precision")
+        p.add_argument("--precision", choices=["fp32", "bf16", "int8"], help="inference precision")
         return p
 
     p = sub.add_parser("sample", help="write synthetic calls into a landing zone")
@@ -164,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a model on labelled JSONL, with baselines")
     p.add_argument("--model", help="model folder")
     p.add_argument("--data", required=True, help="JSONL of turns or of conversations")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
     p.add_argument("--no-baselines", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
@@ -179,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sql")
     p.add_argument("--format", choices=["table", "csv"], default="table")
     p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("bench", help="benchmarks: `callscore bench classifier|e2e --help`", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
 
     p = with_storage(sub.add_parser("summary", help="print the published days and a per-rep table"))
     p.set_defaults(func=cmd_summary)

@@ -28,6 +28,13 @@ from pipeline.transcripts.ingest import IngestStats, iter_day, load_roster
 log = logging.getLogger(__name__)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def check_day(day: str | date) -> str:
     """Normalise and check a partition day (``YYYY-MM-DD``)."""
     try:
@@ -111,29 +118,36 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str) -> dict[str,
     log.info("shard %s: %d calls, %d turns (%d rep) in %.1fs: %.0f rep turns/s, %.0f%% in the model", name,
              len(calls), len(turns), n_rep, seconds, n_rep / max(seconds, 1e-9), 100 * preds.seconds / seconds)
     return {"shard": name, "calls": len(calls), "turns": len(turns), "rep_turns": n_rep,
-            "seconds": round(seconds, 2), "model_seconds": round(preds.seconds, 2), "model_version": clf.version}
+            "seconds": round(seconds, 2), "model_seconds": round(preds.seconds, 2),
+            "forward_seconds": round(preds.forward_seconds, 3), "model_version": clf.version}
 
 
 def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int | None = None) -> dict[str, Any]:
-    """Merge the classified shards into the day's three tables, staged for validation."""
+    """Merge the classified shards into the day's three tables, staged for validation.
+
+    Calls rows are small (one per call) and are held together; utterances stream
+    from the shards into one sorted file a batch of reps at a time, so memory does
+    not grow with the day.
+    """
     opts = settings.storage_options
-    base = warehouse.staging_url(settings.warehouse, run_id, "classified")
-    parts = sorted(storage.iter_files(base, opts))
     fs, _ = storage.filesystem(settings.warehouse, opts)
-    urls = [fs.unstrip_protocol(p) for p in parts]
-    utter = [warehouse.read_parquet(u, opts) for u in urls if u.endswith("/utterances.parquet")]
+    base = warehouse.staging_url(settings.warehouse, run_id, "classified")
+    urls = [fs.unstrip_protocol(p) for p in storage.iter_files(base, opts)]
+    utterance_parts = [u for u in urls if u.endswith("/utterances.parquet")]
     calls_parts = [warehouse.read_parquet(u, opts) for u in urls if u.endswith("/calls.parquet")]
-    utterances = pd.concat(utter, ignore_index=True) if utter else _empty("utterances")
     calls = pd.concat(calls_parts, ignore_index=True) if calls_parts else _empty("calls")
     if expected_calls is not None and len(calls) != expected_calls:
         raise RuntimeError(f"{expected_calls} calls were ingested but {len(calls)} were classified")
     scoring = ScoringConfig.from_file(settings.scoring)
     scorecards = scorecards_table(calls, day, run_id, datetime.now(UTC), scoring) if len(calls) else _empty(
         "scorecards")
-    counts = {}
-    for table, frame in (("utterances", utterances), ("calls", calls), ("scorecards", scorecards)):
-        url = warehouse.staging_url(settings.warehouse, run_id, table, f"date={day}", storage.PART_FILE)
-        counts[table] = warehouse.write_frame(frame, table, url, opts)
+    staged = {t: warehouse.staging_url(settings.warehouse, run_id, t, f"date={day}", storage.PART_FILE)
+              for t in warehouse.TABLES}
+    counts = {"utterances": warehouse.merge_sorted("utterances", utterance_parts, staged["utterances"], opts)
+              if utterance_parts else warehouse.write_frame(_empty("utterances"), "utterances",
+                                                            staged["utterances"], opts)}
+    counts["calls"] = warehouse.write_frame(calls, "calls", staged["calls"], opts)
+    counts["scorecards"] = warehouse.write_frame(scorecards, "scorecards", staged["scorecards"], opts)
     log.info("built %s: %s", day, counts)
     return {"day": day, "run_id": run_id, "rows": counts}
 
@@ -145,24 +159,47 @@ def _empty(table: str) -> pd.DataFrame:
 
 
 def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
-    """Run the GX gate on the staged tables; on failure quarantine them and raise."""
+    """Run the GX gate on the staged tables; on failure quarantine them and raise.
+
+    Utterances are validated a batch of reps at a time, each batch with its reps'
+    calls and scorecards, so every cross-table check stays exact and memory stays
+    bounded.
+    """
     from pipeline import quality
 
     opts = settings.storage_options
-    frames = {}
-    for table in warehouse.TABLES:
-        url = warehouse.staging_url(settings.warehouse, run_id, table, f"date={day}", storage.PART_FILE)
-        frame = warehouse.read_parquet(url, opts)
-        if "date" not in frame.columns:
-            frame.insert(0, "date", day)
-        frames[table] = frame
-    report = quality.validate_tables(frames, docs_dir=settings.data_docs)
-    if not report.success:
-        where = warehouse.quarantine_failed_validation(settings.warehouse, run_id, day, report.to_json(), opts)
-        raise quality.ValidationError(f"validation failed for {day}; staged data kept at {where}:\n"
-                                      f"{report.summary()}", report)
-    log.info("validated %s: %s (Data Docs: %s)", day, report.statistics, report.data_docs_index)
-    return {"day": day, "run_id": run_id, "success": True, "data_docs": report.data_docs_index}
+    staged = {t: warehouse.staging_url(settings.warehouse, run_id, t, f"date={day}", storage.PART_FILE)
+              for t in warehouse.TABLES}
+    calls = _with_date(warehouse.read_parquet(staged["calls"], opts), day)
+    cards = _with_date(warehouse.read_parquet(staged["scorecards"], opts), day)
+    batches = warehouse.rep_batches([staged["utterances"]], opts) or [[]]
+    reports = []
+    for reps in batches:
+        utter = warehouse.read_reps([staged["utterances"]], reps, opts) if reps else warehouse.read_parquet(
+            staged["utterances"], opts)
+        frames = {"utterances": _with_date(utter, day),
+                  "calls": calls[calls.rep_id.isin(reps)].reset_index(drop=True) if reps else calls,
+                  "scorecards": cards[cards.rep_id.isin(reps)].reset_index(drop=True) if reps else cards}
+        report = quality.validate_tables(frames, docs_dir=settings.data_docs)
+        reports.append(report)
+        if not report.success:
+            where = warehouse.quarantine_failed_validation(settings.warehouse, run_id, day, report.to_json(), opts)
+            raise quality.ValidationError(f"validation failed for {day}; staged data kept at {where}:\n"
+                                          f"{report.summary()}", report)
+    # a rep with calls but no utterances (or a scorecard without calls) would escape the per-batch checks
+    unmatched = set(calls.rep_id) ^ set(cards.rep_id)
+    if unmatched:
+        raise quality.ValidationError(f"validation failed for {day}: reps {sorted(unmatched)} are not in both "
+                                      "calls and scorecards", reports[-1])
+    log.info("validated %s in %d batch(es): %s (Data Docs: %s)", day, len(batches), reports[-1].statistics,
+             reports[-1].data_docs_index)
+    return {"day": day, "run_id": run_id, "success": True, "data_docs": reports[-1].data_docs_index}
+
+
+def _with_date(frame: pd.DataFrame, day: str) -> pd.DataFrame:
+    if "date" not in frame.columns:
+        frame.insert(0, "date", day)
+    return frame
 
 
 def publish_day(settings: Settings, day: str, run_id: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -196,8 +233,11 @@ def run_day(settings: Settings, day: str | date, run_id: str | None = None) -> d
     seconds = time.perf_counter() - started
     rep_turns = sum(s["rep_turns"] for s in shard_results)
     model_s = sum(s["model_seconds"] for s in shard_results)
+    forward_s = sum(s["forward_seconds"] for s in shard_results)
     summary.update({"rows": built["rows"], "seconds": round(seconds, 2), "rep_turns": rep_turns,
                     "rep_turns_per_s": round(rep_turns / max(seconds, 1e-9), 1),
-                    "model_seconds": round(model_s, 2)})
+                    "model_seconds": round(model_s, 2), "forward_seconds": round(forward_s, 2),
+                    "outside_forward_share": round(1 - forward_s / max(seconds, 1e-9), 3),
+                    "peak_rss_mb": peak_rss_mb()})
     log.info("day %s done in %.1fs: %s", day, seconds, built["rows"])
     return summary

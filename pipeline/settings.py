@@ -31,7 +31,7 @@ class Settings:
         max_turn_words: a turn longer than this marks a broken transcript (see README).
         threads: torch intra-op threads for inference; 0 means all cores.
         batch_size: utterances per forward pass.
-        precision: ``fp32`` or ``bf16`` inference.
+        precision: ``fp32``, ``bf16`` (autocast) or ``int8`` (dynamic quantization) inference.
         storage_options: JSON of fsspec options (e.g. S3 endpoint) for both URLs.
         data_docs: local folder where Great Expectations builds its Data Docs site.
         scoring: optional JSON file overriding the advisor-score weights and tier thresholds.
@@ -56,8 +56,8 @@ class Settings:
             raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
         if self.max_file_bytes < 1 or self.max_turn_words < 1:
             raise ValueError("max_file_bytes and max_turn_words must be positive")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in ("fp32", "bf16", "int8"):
+            raise ValueError(f"precision must be fp32, bf16 or int8, got {self.precision!r}")
         if self.batch_size < 1 or self.threads < 0:
             raise ValueError("batch_size must be >= 1 and threads >= 0")
 

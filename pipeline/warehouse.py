@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TABLES = ("utterances", "calls", "scorecards")
 ROW_GROUP_ROWS = 128_000
+MERGE_BATCH_ROWS = 250_000
 
 
 def partition_url(warehouse: str, table: str, day: str) -> str:
@@ -82,6 +83,57 @@ def read_parquet(url: str, storage_options: Any = None, columns: list[str] | Non
 
 def read_partition(warehouse: str, table: str, day: str, storage_options: Any = None) -> pd.DataFrame:
     return read_parquet(partition_url(warehouse, table, day), storage_options)
+
+
+def rep_batches(sources: list[str], storage_options: Any = None, max_rows: int | None = None) -> list[list[str]]:
+    """Group the reps found in ``sources`` (sorted) into batches of at most ``max_rows`` rows.
+
+    Only the ``rep_id`` column is read, so planning costs little memory. A rep is
+    never split across batches: per-rep checks and sorts stay exact batch by batch.
+    """
+    max_rows = max_rows or MERGE_BATCH_ROWS
+    counts: dict[str, int] = {}
+    for src in sources:
+        fs, path = storage.filesystem(src, storage_options)
+        for item in pq.read_table(path, columns=["rep_id"], filesystem=fs).column("rep_id").value_counts().tolist():
+            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    batches: list[list[str]] = []
+    size = 0
+    for rep in sorted(counts):
+        if not batches or size + counts[rep] > max_rows:
+            batches.append([])
+            size = 0
+        batches[-1].append(rep)
+        size += counts[rep]
+    return batches
+
+
+def read_reps(sources: list[str], reps: list[str], storage_options: Any = None) -> pd.DataFrame:
+    """The rows of ``reps`` from every source file (row-group statistics skip the rest)."""
+    parts = []
+    for src in sources:
+        fs, path = storage.filesystem(src, storage_options)
+        parts.append(pq.read_table(path, filesystem=fs, filters=[("rep_id", "in", reps)]).to_pandas())
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def merge_sorted(table: str, sources: list[str], url: str, storage_options: Any = None,
+                 max_rows: int | None = None) -> int:
+    """Stream many shard files into one table file sorted by its keys, a batch of reps at a time.
+
+    Memory holds one batch (``max_rows`` rows), however large the day is.
+    """
+    schema = SCHEMAS[table]
+    fs, path = storage.filesystem(url, storage_options)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    rows = 0
+    with fs.open(path, "wb") as fh, pq.ParquetWriter(fh, schema, compression="zstd", use_dictionary=True,
+                                                     write_statistics=True) as writer:
+        for reps in rep_batches(sources, storage_options, max_rows):
+            part = to_arrow(read_reps(sources, reps, storage_options), table)
+            writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
+            rows += part.num_rows
+    return rows
 
 
 def publish(warehouse: str, run_id: str, day: str, storage_options: Any = None) -> list[str]:

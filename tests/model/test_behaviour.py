@@ -100,7 +100,7 @@ def test_predict_cli_speaks_jsonl(model_dir):
     out = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", "--model", str(model_dir)],
                          input="\n".join(json.dumps(x) for x in lines), capture_output=True, text=True, check=True)
     rows = [json.loads(x) for x in out.stdout.splitlines()]
-    assert [r["keep"] if "keep" in r else None for r in rows] == [1, None]
+    assert [r.get("keep") for r in rows] == [1, None]
     assert all(r["label"] in LABELS and abs(sum(r["probs"].values()) - 1) < 1e-4 for r in rows)
 
 

@@ -115,3 +115,17 @@ def test_query_and_contract(settings):
                          env={**__import__("os").environ, "CALLSCORE_MODEL": settings.model,
                               "PATH": f"{REPO / '.venv' / 'bin'}:{__import__('os').environ['PATH']}"})
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_streaming_merge_in_small_batches_gives_the_same_tables(settings, monkeypatch):
+    run.run_day(settings, DAY)
+    whole = {t: _table(settings, t) for t in warehouse.TABLES}
+    monkeypatch.setattr(warehouse, "MERGE_BATCH_ROWS", 25)  # many rep batches for merge and validation
+    assert len(warehouse.rep_batches([warehouse.partition_url(settings.warehouse, "utterances", DAY)])) > 2
+    run.run_day(settings, DAY)
+    for table, before in whole.items():
+        after = _table(settings, table)
+        pd.testing.assert_frame_equal(before.drop(columns=VOLATILE, errors="ignore"),
+                                      after.drop(columns=VOLATILE, errors="ignore"))
+    utter = _table(settings, "utterances")
+    assert utter.equals(utter.sort_values(["rep_id", "call_id", "utterance_index"]).reset_index(drop=True))
