@@ -69,3 +69,12 @@ lint: venv
 
 clean:
 	rm -rf var .airflow
+
+## distributed-test: the nightly DAG on a CeleryExecutor cluster on 127.0.0.1 (PostgreSQL, Redis, S3 via moto,
+## two Celery workers): equal to a local run, shards on both workers, a killed worker retried; prints timings
+.PHONY: distributed-test
+distributed-test: venv model
+	@$(BIN)/python -c "import airflow.providers.celery, psycopg2" 2>/dev/null \
+	  || $(BIN)/pip install -q -c constraints.txt -e '.[dev,distributed]'
+	@mkdir -p var
+	CALLSCORE_DISTRIBUTED_REPORT=$(CURDIR)/var/distributed-report.json $(BIN)/python -m pytest tests/distributed -q -s

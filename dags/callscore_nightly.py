@@ -22,12 +22,14 @@ at 2026-11-25 02:00 UTC processes 2026-11-24). Set the `day` param to run any da
 by hand.
 
 ## Backfill
+`--from-date A --to-date B` selects the runs whose logical date (the data interval's start,
+02:00 UTC) lies in [A 00:00, B 00:00], so it processes call days A .. B-1:
 ```
-airflow backfill create --dag-id callscore_nightly --from-date 2026-11-21 --to-date 2026-11-24
+airflow backfill create --dag-id callscore_nightly --from-date 2026-11-21 --to-date 2026-11-24   # 11-21..11-23
 airflow backfill create --dag-id callscore_nightly --from-date 2026-11-21 --to-date 2026-11-24 \
     --reprocess-behavior completed      # re-score days already done (e.g. after a model change)
 ```
-Backfills need a running scheduler and api-server; see the README for the exact day range.
+Backfills need a running scheduler and api-server.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def callscore_nightly():
         ctx = get_current_context()
         day = orchestration.partition_day(ctx["params"], ctx.get("data_interval_start"), ctx["dag_run"].run_after)
         settings = orchestration.settings_from_params(ctx["params"])
-        return run.plan_day(settings, day, orchestration.staging_run_id(day, ctx["run_id"]))
+        run_id = orchestration.staging_run_id(day, ctx["run_id"])
+        return run.plan_day(settings, day, run_id)
 
     @task
     def shards(planned: dict) -> list[str]:

@@ -30,8 +30,8 @@ from airflow.sdk import Param, dag, task
     default_args={"owner": "callscore", "retries": 1, "retry_delay": timedelta(minutes=1)},
     params={
         "head": Param("mean", enum=["mean", "cls"], description="classification head"),
-        "use_context": Param(True, type="boolean", description="pair each turn with the customer turn before"),
-        "epochs": Param(4, type="integer", minimum=1, maximum=20),
+        "use_context": Param(False, type="boolean", description="pair each turn with the customer turn before"),
+        "epochs": Param(3, type="integer", minimum=1, maximum=20),
         "seed": Param(13, type="integer"),
     },
 )

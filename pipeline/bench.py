@@ -44,7 +44,8 @@ def pipeline_baseline(model_dir: str, texts: list[str]) -> tuple[list[str], floa
 
 
 def bench_classifier(model_dir: str, n: int = 20_000, precisions: tuple[str, ...] = ("fp32", "bf16", "int8"),
-                     threads: int = 0, batch_size: int = 64, baseline: bool = True, seed: int = 7) -> dict:
+                     threads: int = 0, batch_size: int = 64, baseline: bool = True, seed: int = 7,
+                     f1_limit: int | None = None) -> dict:
     """Turns/s of each inference option on ``n`` sample rep turns, agreement with the baseline, F1."""
     import torch
 
@@ -56,6 +57,8 @@ def bench_classifier(model_dir: str, n: int = 20_000, precisions: tuple[str, ...
         torch.set_num_threads(threads)
     texts = sample.sample_rep_turns(n, seed=seed)
     test = corpus.load_conversations(corpus.CORPUS_DIR / corpus.TEST_CONVERSATIONS)
+    if f1_limit:
+        test = test.head(f1_limit)
     rows: list[dict] = []
     base_labels, base_rate = None, None
     if baseline:
@@ -81,6 +84,59 @@ def bench_classifier(model_dir: str, n: int = 20_000, precisions: tuple[str, ...
             row["vs_fp32"] = f"{rate / fp32_rate:.2f}x"
         rows.append(row)
     return {"n": n, "threads": torch.get_num_threads(), "model": str(model_dir), "rows": rows}
+
+
+def bench_gpu(model_dir: str, n: int = 200_000, batch_size: int = 1024, precision: str = "fp16",
+              workers: int = 0, device: str | None = None, seed: int = 7) -> dict:
+    """End-to-end turns/s on a GPU, tokenization included and overlapped with the forward pass.
+
+    Turns are sorted by length and cut into large batches; a pool of CPU threads
+    (the fast tokenizer releases the GIL) tokenizes and pads upcoming batches into
+    pinned memory while the GPU runs the current one. Runs on the CPU too (for
+    tests), where it is not meant to be fast.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    import torch
+
+    from pipeline import modeling, sample
+    from pipeline.classify import pick_device
+
+    dev = pick_device(device)
+    model, tokenizer, meta = modeling.load(model_dir)
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[precision]
+    if dev.type == "cuda":
+        model = model.to(dev, dtype=dtype)
+    texts = sample.sample_rep_turns(n, seed=seed)
+    max_length = int(meta.get("max_length", 128))
+    workers = workers or max(1, (os.cpu_count() or 2) - 1)
+    start = time.perf_counter()
+    # a cheap length proxy (characters) orders turns without tokenizing twice
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    chunks = [order[i: i + batch_size] for i in range(0, n, batch_size)]
+
+    def prepare(idx: np.ndarray) -> tuple[np.ndarray, dict]:
+        enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
+                        return_tensors="pt")
+        if dev.type == "cuda":
+            enc = {k: v.pin_memory() for k, v in enc.items()}
+        return idx, enc
+
+    labels = np.zeros(n, dtype=np.int64)
+    forward = 0.0
+    with ThreadPoolExecutor(max_workers=workers) as pool, torch.inference_mode():
+        for idx, enc in pool.map(prepare, chunks):
+            batch = {k: v.to(dev, non_blocking=True) for k, v in enc.items()}
+            tick = time.perf_counter()
+            logits = model(**batch).logits
+            labels[idx] = logits.argmax(-1).cpu().numpy()  # .cpu() synchronises
+            forward += time.perf_counter() - tick
+    seconds = time.perf_counter() - start
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    return {"rows": [{"device": name, "precision": precision, "turns": n, "batch_size": batch_size,
+                      "tokenizer_threads": workers, "seconds": round(seconds, 2),
+                      "turns_per_s": round(n / seconds, 1), "forward_share": f"{forward / seconds:.0%}"}]}
 
 
 def _run_day_subprocess(landing: str, warehouse: str, day: str, model_dir: str, env: dict) -> dict:
@@ -118,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="callscore bench")
-    parser.add_argument("which", choices=["classifier", "e2e"])
+    parser.add_argument("which", choices=["classifier", "e2e", "gpu"])
     parser.add_argument("--model", default=None)
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--precisions", default="fp32,bf16,int8")
@@ -136,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         cols = ["path", "turns_per_s", "vs_pipeline", "vs_fp32", "label_agreement", "forward_share",
                 "test_macro_f1", "seconds"]
         cmd = f"callscore bench classifier --n {args.n} --precisions {args.precisions}"
+    elif args.which == "gpu":
+        result = bench_gpu(model, n=args.n, precision=args.precision if args.precision != "fp32" else "fp16")
+        cols = ["device", "precision", "turns", "batch_size", "tokenizer_threads", "seconds", "turns_per_s",
+                "forward_share"]
+        cmd = f"callscore bench gpu --n {args.n}"
     else:
         result = bench_end_to_end(model, tuple(int(x) for x in args.sizes.split(",")), precision=args.precision)
         cols = ["calls", "rep_turns", "wall_s", "rep_turns_per_s", "outside_forward", "peak_rss_mb", "precision"]

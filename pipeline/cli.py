@@ -51,7 +51,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from pipeline.train import TrainConfig, promote, train
 
-    cfg = TrainConfig(head=args.head, use_context=not args.no_context, epochs=args.epochs, seed=args.seed,
+    cfg = TrainConfig(head=args.head, use_context=args.context, epochs=args.epochs, seed=args.seed,
                       threads=args.threads or 0, limit=args.limit)
     out = train(cfg, args.out)
     if args.promote:
@@ -159,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune the classifier on models/corpus")
     p.add_argument("--out", help="model folder (default models/artifacts/<version>)")
     p.add_argument("--head", choices=["mean", "cls"], default="mean")
-    p.add_argument("--no-context", action="store_true", help="do not pair turns with the customer turn before")
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--context", action="store_true", help="pair each turn with the customer turn before it")
+    p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--limit", type=int, default=0, help="train on at most N turns (smoke runs)")

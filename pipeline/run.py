@@ -47,6 +47,16 @@ def new_run_id(day: str) -> str:
     return f"{day}_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
 
 
+def reset_staging(settings: Settings, run_id: str) -> None:
+    """Drop whatever an earlier try of the same run left in its staging area.
+
+    A DAG run keeps its staging id across retries, clears and reprocessing, so
+    without this a re-run after a failed try would also build from the old try's
+    shards and quarantine copies.
+    """
+    storage.remove_tree(warehouse.staging_url(settings.warehouse, run_id), settings.storage_options)
+
+
 def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
     """Ingest the day's landing folder into shards of canonical turns; stage the quarantine.
 
@@ -56,6 +66,7 @@ def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
 
     day = check_day(day)
     opts = settings.storage_options
+    reset_staging(settings, run_id)
     roster = load_roster(settings.roster, opts)
     stats = IngestStats()
     shards: list[str] = []

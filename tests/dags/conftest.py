@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="callscore-airflow-"))
+# pytest imports this file as ``conftest`` and test modules import it again as ``tests.dags.conftest``:
+# both copies must use the same home, or the CLI helper and in-process Airflow see different databases.
+_HOME_KEY = "_CALLSCORE_TEST_AIRFLOW_HOME"
+_pid, _, _home = os.environ.get(_HOME_KEY, "").partition(":")
+AIRFLOW_HOME = Path(_home) if _pid == str(os.getpid()) else Path(tempfile.mkdtemp(prefix="callscore-airflow-"))
+os.environ[_HOME_KEY] = f"{os.getpid()}:{AIRFLOW_HOME}"
 AIRFLOW_ENV = {
     "AIRFLOW_HOME": str(AIRFLOW_HOME),
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),

@@ -32,6 +32,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.orchestration import staging_run_id
+from pipeline.run import reset_staging
 from tests.dags.conftest import AIRFLOW_ENV, REPO, airflow
 
 DAG_ID = "callscore_nightly"
@@ -126,6 +128,19 @@ def frozen_model(model_dir, tmp_path_factory) -> Path:
     return Path(shutil.copytree(model_dir, tmp_path_factory.mktemp("model") / "model"))
 
 
+def test_reset_staging_drops_only_this_runs_leftovers(tmp_path):
+    from pipeline.settings import Settings
+
+    warehouse = tmp_path / "warehouse"
+    mine, other = staging_run_id("2026-11-21", "backfill__x"), staging_run_id("2026-11-22", "backfill__x")
+    for run_id in (mine, other):
+        (warehouse / "_staging" / run_id / "classified" / "shard-00001").mkdir(parents=True)
+        (warehouse / "_staging" / run_id / "classified" / "shard-00001" / "calls.parquet").write_bytes(b"x")
+    reset_staging(Settings(warehouse=str(warehouse)), mine)
+    assert _files(warehouse) == [f"_staging/{other}/classified/shard-00001/calls.parquet"]
+    reset_staging(Settings(warehouse=str(warehouse)), mine)  # nothing there: no error
+
+
 # ------------------------------------------------------------------------------------------------
 # which call days a backfill range covers (cheap: a dry run against the serialized DAG)
 # ------------------------------------------------------------------------------------------------
@@ -142,7 +157,7 @@ def test_backfill_range_selects_logical_dates_from_inclusive_to_exclusive(airflo
     out = airflow("dags", "reserialize")
     assert out.returncode == 0, out.stderr[-2000:]
     assert _dry_run_logical_dates(BACKFILL_FROM, BACKFILL_TO) == [f"{d} 02:00:00+00:00" for d in BACKFILL_DAYS]
-    # The range the README used to give misses the first day: it covers call days 11-21 and 11-22 only.
+    # The range the README gives for call days 11-20..22 misses the first day: it covers 11-21 and 11-22 only.
     assert _dry_run_logical_dates("2026-11-21", "2026-11-23") == ["2026-11-21 02:00:00+00:00",
                                                                   "2026-11-22 02:00:00+00:00"]
 
@@ -249,27 +264,51 @@ class Airflow:
     def runs(self) -> list[dict]:
         return self.get(f"/api/v2/dags/{DAG_ID}/dagRuns?limit=100")["dag_runs"]
 
-    def task_instances(self) -> list[dict]:
-        return self.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/taskInstances?limit=1000")["task_instances"]
+    def task_instances(self, run_type: str = "backfill") -> list[dict]:
+        """Task instances of this DAG's runs of ``run_type`` (other tests leave manual runs in the DB)."""
+        tis = self.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/taskInstances?limit=1000")["task_instances"]
+        return [t for t in tis if t["dag_run_id"].startswith(f"{run_type}__")]
 
     def backfills(self) -> list[dict]:
         return self.get(f"/api/v2/backfills?dag_id={DAG_ID}&limit=100")["backfills"]
 
-    def wait_backfill_done(self, backfill_id: int, timeout: float = BACKFILL_TIMEOUT_S) -> None:
-        """Until the backfill is completed, failing at once (with logs) on a failed or retried task."""
+    def wait_until(self, done, what: str, timeout: float = BACKFILL_TIMEOUT_S) -> None:
+        """Poll ``done()``, failing at once (with logs) on a failed or retried task, or after ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
             self.check_alive()
             bad = [ti for ti in self.task_instances() if ti["state"] in BAD_TI_STATES]
             if bad:
-                pytest.fail(f"backfill {backfill_id}: task instances {self._ti_table(bad)}\n{self.diagnostics(bad)}")
-            done = [b for b in self.backfills() if b["id"] == backfill_id and b["completed_at"]]
-            if done:
+                pytest.fail(f"{what}: task instances\n{self._ti_table(bad)}\n{self.diagnostics(bad)}")
+            if done():
                 return
             if time.monotonic() > deadline:
-                pytest.fail(f"backfill {backfill_id} not done within {timeout:.0f}s; runs: "
+                pytest.fail(f"{what}: not within {timeout:.0f}s; runs: "
                             f"{[(r['dag_run_id'], r['state']) for r in self.runs()]}\n{self.diagnostics()}")
             time.sleep(3)
+
+    def wait_backfills_done(self, ids: list[int]) -> None:
+        self.wait_until(lambda: all(b["completed_at"] for b in self.backfills() if b["id"] in ids),
+                        f"backfill {ids} completed")
+
+    def settle_partial_backfills(self, ids: list[int]) -> None:
+        """Let the runs of backfills that were only partly created finish, then close those backfills."""
+        self.wait_until(lambda: not [r for r in self.runs() if r["run_type"] == "backfill"
+                                     and r["state"] in ("queued", "running")], f"partial backfill {ids} settled")
+        for b in self.backfills():
+            if b["id"] in ids and not b["completed_at"]:
+                try:
+                    self.get(f"/api/v2/backfills/{b['id']}/cancel", method="PUT")
+                except urllib.error.HTTPError as exc:
+                    if exc.code != 409:  # 409: the scheduler completed it meanwhile
+                        raise
+
+    def task_seconds(self) -> str:
+        """Mean seconds per task id over the backfill task instances, for the timing report."""
+        per_task: dict[str, list[float]] = {}
+        for ti in self.task_instances():
+            per_task.setdefault(ti["task_id"], []).append(ti["duration"] or 0.0)
+        return "task seconds (mean): " + ", ".join(f"{k} {sum(v) / len(v):.1f}" for k, v in per_task.items())
 
     @staticmethod
     def _ti_table(tis: list[dict]) -> str:
@@ -283,11 +322,14 @@ class Airflow:
             parts.append("task instances:\n" + self._ti_table(self.task_instances()))
         except Exception as exc:  # the api-server may be the thing that broke
             parts.append(f"(task instances unavailable: {exc})")
-        logs = sorted((self.home / "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
-        if bad:
-            wanted = [f"task_id={t['task_id']}" for t in bad]
-            logs = [p for p in logs if any(w in str(p) for w in wanted)] or logs
-        for path in logs[-4:]:
+        root = self.home / "logs" / f"dag_id={DAG_ID}"
+        logs = sorted(root.rglob("*.log"), key=lambda p: p.stat().st_mtime)[-4:]
+        if bad:  # logs/dag_id=D/run_id=R/task_id=T[/map_index=M]/attempt=N.log
+            folders = [root / f"run_id={t['dag_run_id']}" / f"task_id={t['task_id']}"
+                       / (f"map_index={t['map_index']}" if t["map_index"] >= 0 else "") for t in bad[:4]]
+            logs = [max(f.glob("attempt=*.log"), key=lambda p: p.stat().st_mtime) for f in folders
+                    if any(f.glob("attempt=*.log"))] or logs
+        for path in logs:
             parts.append(f"--- {path.relative_to(self.home)} ---\n{path.read_text(errors='replace')[-3000:]}")
         for name in self.procs:
             text = (self.log_dir / f"{name}.log").read_text(errors="replace")
@@ -329,6 +371,8 @@ def live_airflow(airflow_db, tmp_path):
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ, **AIRFLOW_ENV,
+        # SQLite allows one writer: wait for the lock up to 60 s instead of the driver's 5 s
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_ENV['AIRFLOW_HOME']}/airflow.db?timeout=60",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": url,
@@ -355,20 +399,40 @@ def live_airflow(airflow_db, tmp_path):
         af.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
         af.start("dag-processor", "dag-processor")
         af.start("scheduler", "scheduler")
+        started = time.perf_counter()
         af.wait_ready()
+        print(f"airflow components ready in {time.perf_counter() - started:.0f}s")
         af.get(f"/api/v2/dags/{DAG_ID}", method="PATCH", body={"is_paused": False})
         yield af
     finally:
         af.stop()
 
 
-def _backfill(af: Airflow, conf: dict, *extra: str) -> int:
-    before = {b["id"] for b in af.backfills()}
-    out = airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", BACKFILL_FROM, "--to-date", BACKFILL_TO,
-                  "--max-active-runs", "3", "--dag-run-conf", json.dumps(conf), *extra, env=af.env)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    (new,) = [b["id"] for b in af.backfills() if b["id"] not in before]
-    return new
+def _backfill(af: Airflow, conf: dict, *extra: str, attempts: int = 3) -> list[int]:
+    """Create the backfill with the CLI and wait until it is done; return the ids of the backfills made.
+
+    On SQLite, ``backfill create`` reads and then writes inside a savepoint per run; when another component
+    commits in between, SQLite refuses the write at once ("database is locked", SQLITE_BUSY_SNAPSHOT: no busy
+    timeout helps). Airflow then deletes the half-made backfill and its runs (best effort), so create it again;
+    a half-made backfill that survived is first let finish and closed.
+    """
+    made: list[int] = []
+    for attempt in range(1, attempts + 1):
+        before = {b["id"] for b in af.backfills()}
+        out = airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", BACKFILL_FROM, "--to-date",
+                      BACKFILL_TO, "--max-active-runs", "3", "--dag-run-conf", json.dumps(conf), *extra, env=af.env)
+        new = sorted(b["id"] for b in af.backfills() if b["id"] not in before)
+        made += new
+        if out.returncode == 0:
+            assert len(new) == 1, new
+            af.wait_backfills_done(new)
+            print(af.task_seconds())
+            return made
+        output = out.stdout[-3000:] + out.stderr[-3000:]
+        assert "database is locked" in out.stdout + out.stderr and attempt < attempts, output
+        print(f"backfill create lost a SQLite write race (attempt {attempt}); settling {new} and retrying")
+        af.settle_partial_backfills(new)
+    raise AssertionError("unreachable")
 
 
 @pytest.mark.slow
@@ -381,9 +445,7 @@ def test_backfill_three_days_then_reprocess_without_duplicates(live_airflow, fro
     conf = _conf(landing, warehouse, frozen_model)
 
     started = time.perf_counter()
-    first_id = _backfill(af, conf)
-    af.wait_backfill_done(first_id)
-    print(f"backfill {first_id}: {time.perf_counter() - started:.0f}s")
+    print(f"backfill {_backfill(af, conf)}: {time.perf_counter() - started:.0f}s")
 
     runs = sorted((r for r in af.runs() if r["run_type"] == "backfill"), key=lambda r: r["data_interval_start"])
     assert [r["state"] for r in runs] == ["success"] * len(BACKFILL_DAYS)
@@ -394,17 +456,24 @@ def test_backfill_three_days_then_reprocess_without_duplicates(live_airflow, fro
         assert r["data_interval_end"][:10] == _day(r["data_interval_start"][:10], 1).isoformat()
         assert r["conf"]["warehouse"] == str(warehouse)
     run_ids = [r["dag_run_id"] for r in runs]
-    mapped = sorted((t["dag_run_id"], t["map_index"]) for t in af.task_instances() if t["task_id"] == "classify")
+    mapped = sorted((t["dag_run_id"], t["map_index"]) for t in af.task_instances()
+                    if t["task_id"] == "classify" and t["dag_run_id"] in run_ids)
     assert mapped == [(rid, i) for rid in sorted(run_ids) for i in range(SHARDS_PER_DAY)]
 
     first = _check_published(warehouse, BACKFILL_DAYS)
     files = _files(warehouse)
     mtimes = {p: (warehouse / p).stat().st_mtime_ns for p in files if p.endswith(".parquet")}
 
+    # An earlier, failed try of a DAG run leaves its staging behind, under the same staging id as the
+    # reprocessed run: here, one extra classified shard. Reprocessing must not build on it.
+    stale = warehouse / "_staging" / staging_run_id(BACKFILL_DAYS[1], run_ids[1]) / "classified" / "shard-00099"
+    stale.mkdir(parents=True)
+    for table in ("calls", "utterances"):
+        shutil.copy(warehouse / table / f"date={BACKFILL_DAYS[1]}" / "part-0.parquet", stale / f"{table}.parquet")
+
     started = time.perf_counter()
-    second_id = _backfill(af, conf, "--reprocess-behavior", "completed")
-    af.wait_backfill_done(second_id)
-    print(f"backfill {second_id} (reprocess completed): {time.perf_counter() - started:.0f}s")
+    ids = _backfill(af, conf, "--reprocess-behavior", "completed")
+    print(f"backfill {ids} (reprocess completed): {time.perf_counter() - started:.0f}s")
 
     rerun = sorted((r for r in af.runs() if r["run_type"] == "backfill"), key=lambda r: r["data_interval_start"])
     assert [r["dag_run_id"] for r in rerun] == run_ids, "reprocessing must re-run the same runs, not add runs"

@@ -80,9 +80,15 @@ def test_small_talk_before_a_discovery_question_keeps_probing(clf, question):
     assert clf.predict([small_talk + question]).labels == ["knowledge_probing"]
 
 
-def test_context_decides_a_short_reply(clf):
-    preds = clf.predict(["Will do.", "Will do."], ["Can you send me the contract by Friday?", ""])
-    assert preds.labels[0] == "trust_commitment"
+@pytest.mark.parametrize(("text", "label"), [
+    ("We'll see what we can do on that.", "other"),          # a hedge commits to nothing
+    ("Should I follow up with you next week?", "other"),     # an offer phrased as a question
+    ("I'll send the calendar invite for Tuesday.", "trust_commitment"),
+    ("We'll have your warehouse team live two weeks after kickoff.", "trust_commitment"),
+    ("Did you end up opening the second distribution center?", "knowledge_probing"),
+])
+def test_guide_edge_cases(clf, text, label):
+    assert clf.predict([text], ["Can you send me the contract by Friday?"]).labels == [label]
 
 
 def test_batching_does_not_change_results(clf, model_dir):

@@ -1,0 +1,104 @@
+"""The Docker deployment files, checked without a Docker engine (none runs here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
+                    "airflow-worker", "airflow-worker-gpu", "airflow-init")
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "docker-compose.yaml").read_text())
+
+
+def test_compose_has_the_official_shape_plus_a_gpu_worker(compose):
+    services = compose["services"]
+    assert {"postgres", "redis", *AIRFLOW_SERVICES} <= set(services)
+    assert services["airflow-worker"]["command"].split()[:4] == ["celery", "worker", "--queues", "default"]
+    gpu = services["airflow-worker-gpu"]
+    assert "--queues gpu" in gpu["command"] and gpu["profiles"] == ["gpu"]
+    assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+    assert "pools set callscore_model" in services["airflow-init"]["command"][1]
+
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
+def test_every_airflow_component_shares_executor_secret_and_storage(compose, service):
+    env = compose["services"][service]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+    conn = json.loads(re.sub(r"\$\{[^}]*\}", "x", env["AIRFLOW_CONN_CALLSCORE_S3"]))
+    assert conn["conn_type"] == "aws" and "endpoint_url" in conn["extra"]
+    assert env["CALLSCORE_WAREHOUSE"].split(":-")[1].startswith("s3://")
+
+
+def test_published_ports_bind_loopback(compose):
+    ports = [p for s in compose["services"].values() for p in s.get("ports", [])]
+    assert ports and all(p.startswith("127.0.0.1:") for p in ports), ports
+
+
+def test_dockerfile_builds_on_airflow_332_with_cpu_torch_and_our_constraints():
+    text = (DOCKER / "Dockerfile").read_text()
+    assert "ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11" in text
+    assert '"torch==2.13.0" --index-url "${TORCH_INDEX_URL}"' in text
+    assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in text
+    assert '-c constraints.txt -e ".[distributed]"' in text
+    assert "models/artifacts/current" in text
+
+
+def test_distributed_extra_is_pinned_in_constraints():
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["distributed"]
+    pins = set((REPO / "constraints.txt").read_text().split())
+    assert extra and all(req in pins for req in extra), extra
+
+
+def test_cluster_policy_routes_only_the_model_tasks(monkeypatch):
+    policy = _load(DOCKER / "config" / "airflow_local_settings.py", "callscore_policy")
+    tasks = {(d, t): SimpleNamespace(dag_id=d, task_id=t, queue="default") for d, t in [
+        ("callscore_nightly", "classify"), ("callscore_nightly", "build"), ("callscore_train", "train"),
+        ("other_dag", "classify")]}
+    monkeypatch.delenv("CALLSCORE_MODEL_QUEUE", raising=False)
+    for task in tasks.values():
+        policy.task_policy(task)
+    assert {t.queue for t in tasks.values()} == {"default"}
+    monkeypatch.setenv("CALLSCORE_MODEL_QUEUE", "gpu")
+    for task in tasks.values():
+        policy.task_policy(task)
+    assert {k for k, t in tasks.items() if t.queue == "gpu"} == {("callscore_nightly", "classify"),
+                                                                  ("callscore_train", "train")}
+
+
+def test_fetch_model_copies_a_version_and_swaps_current(tmp_path):
+    fetch = _load(DOCKER / "fetch_model.py", "callscore_fetch_model").fetch
+    src = tmp_path / "published"
+    (src / "sub").mkdir(parents=True)
+    (src / "callscore.json").write_text(json.dumps({"version": "v1"}))
+    (src / "sub" / "weights.bin").write_bytes(b"\x00" * 10)
+    link = fetch(f"file://{src}", tmp_path / "models")
+    assert link.resolve() == (tmp_path / "models" / "v1").resolve()
+    assert (link / "sub" / "weights.bin").read_bytes() == b"\x00" * 10
+    (src / "callscore.json").write_text(json.dumps({"version": "v2"}))
+    link = fetch(f"file://{src}", tmp_path / "models")
+    assert link.resolve().name == "v2" and (tmp_path / "models" / "v1").is_dir()
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["current", "v1", "v2"]
