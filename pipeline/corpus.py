@@ -126,8 +126,9 @@ def asr_variant(text: str, rng: np.random.Generator) -> str:
     return " ".join(out)
 
 
-def augment(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
-    """Add an ASR-style copy of a ``fraction`` of the clean training turns (and their contexts)."""
+def augment(frame: pd.DataFrame, fraction: float, seed: int, mixed: float = 0.0) -> pd.DataFrame:
+    """Add ASR-style copies of a ``fraction`` of the clean turns, and ``mixed`` x len joined turns."""
+    frame = pd.concat([frame, mixed_turns(frame, mixed, seed)], ignore_index=True) if mixed > 0 else frame
     if fraction <= 0:
         return frame
     rng = np.random.default_rng(seed)
@@ -137,3 +138,28 @@ def augment(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
     picked["context"] = [asr_variant(c, rng) if c else c for c in picked["context"]]
     picked["style"] = "asr-augmented"
     return pd.concat([frame, picked], ignore_index=True)
+
+
+PRECEDENCE = ("trust_commitment", "knowledge_probing", "rapport", "other")
+
+
+def mixed_turns(frame: pd.DataFrame, fraction: float, seed: int, max_words: int = 35) -> pd.DataFrame:
+    """Join two turns of different labels into one, labelled by the guide's precedence rule.
+
+    Real turns often do two things ("Great to see you again! How do you onboard new
+    hires today?"); the substantive act wins, trust_commitment > knowledge_probing >
+    rapport > other. Joining written turns teaches the model that a long lead-in of
+    small talk does not outvote the question or commitment after it.
+    """
+    if fraction <= 0:
+        return frame.iloc[0:0]
+    rng = np.random.default_rng(seed + 1)
+    short = frame[frame["text"].str.split().str.len() <= max_words].reset_index(drop=True)
+    n = int(len(frame) * fraction)
+    a = short.iloc[rng.integers(0, len(short), n)].reset_index(drop=True)
+    b = short.iloc[rng.integers(0, len(short), n)].reset_index(drop=True)
+    keep = a["label"].to_numpy() != b["label"].to_numpy()
+    a, b = a[keep].reset_index(drop=True), b[keep].reset_index(drop=True)
+    labels = [min(x, y, key=PRECEDENCE.index) for x, y in zip(a["label"], b["label"], strict=True)]
+    return pd.DataFrame({"text": (a["text"] + " " + b["text"]).tolist(), "label": labels,
+                         "context": a["context"].tolist(), "style": "mixed-augmented"})

@@ -12,8 +12,8 @@ from pipeline.warehouse import query
 def summary_text(settings: Settings) -> str:
     """Days, calls, reps, quarantined items, output locations and a per-rep table."""
     opts = settings.storage_options
-    runs = [storage.read_json(f"file://{p}" if p.startswith("/") else p, opts)
-            for p in storage.iter_files(storage.join(settings.warehouse, "_runs"), opts)]
+    runs = [storage.read_json(url, opts) for url, _ in storage.iter_files(storage.join(settings.warehouse, "_runs"),
+                                                                            opts)]
     if not runs:
         return f"nothing published yet in {settings.warehouse}"
     lines = ["Published days:"]

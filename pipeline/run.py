@@ -141,9 +141,8 @@ def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int 
     not grow with the day.
     """
     opts = settings.storage_options
-    fs, _ = storage.filesystem(settings.warehouse, opts)
     base = warehouse.staging_url(settings.warehouse, run_id, "classified")
-    urls = [fs.unstrip_protocol(p) for p in storage.iter_files(base, opts)]
+    urls = [url for url, _ in storage.iter_files(base, opts)]
     utterance_parts = [u for u in urls if u.endswith("/utterances.parquet")]
     calls_parts = [warehouse.read_parquet(u, opts) for u in urls if u.endswith("/calls.parquet")]
     calls = pd.concat(calls_parts, ignore_index=True) if calls_parts else _empty("calls")
@@ -218,9 +217,8 @@ def publish_day(settings: Settings, day: str, run_id: str, plan: dict[str, Any] 
     opts = settings.storage_options
     q_base = warehouse.staging_url(settings.warehouse, run_id, "quarantine")
     records = storage.read_jsonl(storage.join(q_base, "records.jsonl"), opts)
-    fs, files_root = storage.filesystem(storage.join(q_base, "files"), opts)
-    files = {p[len(files_root) + 1:]: storage.read_bytes(fs, p) for p in storage.iter_files(
-        storage.join(q_base, "files"), opts)}
+    fs, _ = storage.filesystem(q_base, opts)
+    files = {rel: storage.read_bytes(fs, url) for url, rel in storage.iter_files(storage.join(q_base, "files"), opts)}
     published = warehouse.publish(settings.warehouse, run_id, day, opts)
     warehouse.publish_quarantine(settings.warehouse, day, records, files, opts)
     summary = {"day": day, "run_id": run_id, "published_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -135,10 +135,12 @@ def read_jsonl(url: str, storage_options: str | dict | None = None) -> list[dict
     return [json.loads(line) for line in read_bytes(fs, path).decode().splitlines() if line.strip()]
 
 
-def iter_files(url: str, storage_options: str | dict | None = None) -> Iterator[str]:
+def iter_files(url: str, storage_options: str | dict | None = None) -> Iterator[tuple[str, str]]:
+    """Every file below ``url`` in sorted order, as (full URL, path relative to ``url``)."""
     fs, path = filesystem(url, storage_options)
     if fs.exists(path):
-        yield from sorted(fs.find(path))
+        for found in sorted(fs.find(path)):
+            yield fs.unstrip_protocol(found), found[len(path) + 1:]
 
 
 def remove_tree(url: str, storage_options: str | dict | None = None) -> None:

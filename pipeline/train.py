@@ -50,6 +50,7 @@ class TrainConfig:
     max_length: int = 128
     dev_fraction: float = 0.1
     asr_augment: float = 0.5  # share of clean training turns also seen in speech-recognition style
+    mixed_augment: float = 0.2  # joined two-act turns (precedence-labelled), as a share of the training turns
     dev_source: str = ""  # hold out one writer's turns as the dev split (model selection across writers)
     seed: int = 13
     limit: int = 0  # train on at most this many turns (0 = all): for quick smoke runs only
@@ -176,7 +177,8 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
         train_df, dev_df = corpus.stratified_split(turns, cfg.dev_fraction, cfg.seed)
     log.info("training %s on %d turns (dev %d): %s", version, len(train_df), len(dev_df),
              corpus.distribution(turns))
-    model, tokenizer, history = fit(cfg, corpus.augment(train_df, cfg.asr_augment, cfg.seed), dev_df)
+    model, tokenizer, history = fit(cfg, corpus.augment(train_df, cfg.asr_augment, cfg.seed, cfg.mixed_augment),
+                                    dev_df)
     out = Path(out_dir) if out_dir else ARTIFACTS / version
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -200,9 +199,3 @@ def query(warehouse: str, sql: str, storage_options: Any = None) -> pd.DataFrame
 
 def day_tables_exist(warehouse: str, day: str, storage_options: Any = None) -> bool:
     return all(storage.exists(partition_url(warehouse, t, day), storage_options) for t in TABLES)
-
-
-def iter_staged_shards(warehouse: str, run_id: str, kind: str, storage_options: Any = None) -> Iterable[str]:
-    fs, _ = storage.filesystem(warehouse, storage_options)
-    for path in storage.iter_files(staging_url(warehouse, run_id, kind), storage_options):
-        yield fs.unstrip_protocol(path)
