@@ -46,7 +46,7 @@ class Settings:
     max_turn_words: int = 3_000
     threads: int = 0
     batch_size: int = 64
-    precision: str = "fp32"
+    precision: str = "int8"  # measured: 3.4x fp32 on 2 cores, held-out macro-F1 within 0.01 (README)
     storage_options: str = ""
     data_docs: str = str(DEFAULT_VAR / "data_docs")
     scoring: str = ""

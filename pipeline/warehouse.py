@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 TABLES = ("utterances", "calls", "scorecards")
 ROW_GROUP_ROWS = 128_000
-MERGE_BATCH_ROWS = 250_000
+MERGE_BATCH_ROWS = 25_000  # rows per merge/validation batch: bounds memory whatever the day's size
 
 
 def partition_url(warehouse: str, table: str, day: str) -> str:
