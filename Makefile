@@ -46,7 +46,7 @@ airflow: venv model sample airflow-db
 
 ## test: install, make sure a model exists, run every test tier
 test: venv model
-	$(BIN)/ruff check pipeline dags tests
+	$(BIN)/ruff check pipeline dags tests scripts docker
 	$(BIN)/python -m pytest -q
 
 venv: $(STAMP)
@@ -65,7 +65,7 @@ sample: venv
 	  --calls-per-day $(SAMPLE_CALLS) --bad-files 2 --roster $(ROSTER) > /dev/null
 
 lint: venv
-	$(BIN)/ruff check pipeline dags tests
+	$(BIN)/ruff check pipeline dags tests scripts docker
 
 clean:
 	rm -rf var .airflow
