@@ -189,7 +189,10 @@ class Service:
 class Cluster:
     """Start with ``start()`` (or the pieces), use, and always ``close()``."""
 
-    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="callscore-dist-", dir="/tmp")))
+    # The data dirs must be reachable by the unprivileged `postgres` user, which a TMPDIR under
+    # /root is not: CALLSCORE_DIST_TMP overrides the world-traversable default.
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(
+        prefix="callscore-dist-", dir=os.environ.get("CALLSCORE_DIST_TMP", "/tmp"))))
     bucket: str = "callscore-dist"
     heartbeat_timeout_s: int = 30
     log: Callable[[str], None] = print
