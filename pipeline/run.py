@@ -48,11 +48,11 @@ def new_run_id(day: str) -> str:
 
 
 def reset_staging(settings: Settings, run_id: str) -> None:
-    """Drop whatever an earlier try of the same run left in its staging area.
+    """Drop the run's staging area: before planning, and after a successful publish.
 
     A DAG run keeps its staging id across retries, clears and reprocessing, so
-    without this a re-run after a failed try would also build from the old try's
-    shards and quarantine copies.
+    without the reset at plan time a re-run after a failed try would also build
+    from the old try's shards and quarantine copies.
     """
     storage.remove_tree(warehouse.staging_url(settings.warehouse, run_id), settings.storage_options)
 
@@ -151,8 +151,7 @@ def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int 
     scoring = ScoringConfig.from_file(settings.scoring)
     scorecards = scorecards_table(calls, day, run_id, datetime.now(UTC), scoring) if len(calls) else _empty(
         "scorecards")
-    staged = {t: warehouse.staging_url(settings.warehouse, run_id, t, f"date={day}", storage.PART_FILE)
-              for t in warehouse.TABLES}
+    staged = {t: warehouse.staged_partition_url(settings.warehouse, run_id, t, day) for t in warehouse.TABLES}
     counts = {"utterances": warehouse.merge_sorted("utterances", utterance_parts, staged["utterances"], opts)
               if utterance_parts else warehouse.write_frame(_empty("utterances"), "utterances",
                                                             staged["utterances"], opts)}
@@ -178,8 +177,7 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
     from pipeline import quality
 
     opts = settings.storage_options
-    staged = {t: warehouse.staging_url(settings.warehouse, run_id, t, f"date={day}", storage.PART_FILE)
-              for t in warehouse.TABLES}
+    staged = {t: warehouse.staged_partition_url(settings.warehouse, run_id, t, day) for t in warehouse.TABLES}
     calls = _with_date(warehouse.read_parquet(staged["calls"], opts), day)
     cards = _with_date(warehouse.read_parquet(staged["scorecards"], opts), day)
     batches = warehouse.rep_batches([staged["utterances"]], opts) or [[]]
@@ -224,7 +222,7 @@ def publish_day(settings: Settings, day: str, run_id: str, plan: dict[str, Any] 
     summary = {"day": day, "run_id": run_id, "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
                "tables": published, "quarantined": len(records), "ingest": (plan or {}).get("stats")}
     storage.write_json(storage.join(settings.warehouse, "_runs", f"date={day}.json"), summary, opts)
-    storage.remove_tree(warehouse.staging_url(settings.warehouse, run_id), opts)
+    reset_staging(settings, run_id)
     log.info("published %s (run %s): %d quarantined", day, run_id, len(records))
     return summary
 

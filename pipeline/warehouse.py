@@ -40,6 +40,11 @@ def staging_url(warehouse: str, run_id: str, *parts: str) -> str:
     return storage.join(warehouse, "_staging", run_id, *parts)
 
 
+def staged_partition_url(warehouse: str, run_id: str, table: str, day: str) -> str:
+    """Where a run stages a table's partition before validation and publish."""
+    return staging_url(warehouse, run_id, table, f"date={day}", storage.PART_FILE)
+
+
 def quarantine_url(warehouse: str, day: str, *parts: str) -> str:
     return storage.join(warehouse, "quarantine", f"date={day}", *parts)
 
@@ -139,7 +144,7 @@ def publish(warehouse: str, run_id: str, day: str, storage_options: Any = None) 
     """Replace each table's partition for ``day`` with the run's staged file, one atomic step per table."""
     published = []
     for table in TABLES:
-        staged = staging_url(warehouse, run_id, table, f"date={day}", storage.PART_FILE)
+        staged = staged_partition_url(warehouse, run_id, table, day)
         final = partition_url(warehouse, table, day)
         storage.publish_object(staged, final, storage_options)
         published.append(final)
@@ -170,7 +175,7 @@ def quarantine_failed_validation(warehouse: str, run_id: str, day: str, result: 
     target = quarantine_url(warehouse, day, "validation", run_id)
     fs, _ = storage.filesystem(warehouse, storage_options)
     for table in TABLES:
-        staged = staging_url(warehouse, run_id, table, f"date={day}", storage.PART_FILE)
+        staged = staged_partition_url(warehouse, run_id, table, day)
         _, src = storage.filesystem(staged, storage_options)
         if fs.exists(src):
             _, dst = storage.filesystem(storage.join(target, f"{table}.parquet"), storage_options)
