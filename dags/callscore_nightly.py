@@ -57,7 +57,8 @@ SCORECARDS = Asset(name="callscore_scorecards", uri="callscore://warehouse/score
         "max_retry_delay": timedelta(minutes=10),
     },
     params={
-        "day": Param("", type="string", description="YYYY-MM-DD to process; empty = the run's data interval"),
+        "day": Param("", type="string", pattern=r"^(\d{4}-\d{2}-\d{2})?$",
+                     description="YYYY-MM-DD to process; empty = the run's data interval"),
         "landing": Param("", type="string", description="landing zone URL; empty = CALLSCORE_LANDING"),
         "warehouse": Param("", type="string", description="warehouse URL; empty = CALLSCORE_WAREHOUSE"),
         "model": Param("", type="string", description="model folder; empty = the promoted model"),
@@ -68,12 +69,16 @@ SCORECARDS = Asset(name="callscore_scorecards", uri="callscore://warehouse/score
 def callscore_nightly():
     @task
     def plan() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from pipeline import orchestration, run
 
         ctx = get_current_context()
-        day = orchestration.partition_day(ctx["params"], ctx.get("data_interval_start"), ctx["dag_run"].run_after)
-        settings = orchestration.settings_from_params(ctx["params"])
-        run_id = orchestration.staging_run_id(day, ctx["run_id"])
+        try:  # a bad param or setting cannot succeed on retry: fail at once, naming it
+            settings, day, run_id = orchestration.plan_inputs(ctx["params"], ctx.get("data_interval_start"),
+                                                              ctx["dag_run"].run_after, ctx["run_id"])
+        except orchestration.ConfigError as exc:
+            raise AirflowFailException(str(exc)) from exc
         return run.plan_day(settings, day, run_id)
 
     @task

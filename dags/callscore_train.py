@@ -38,7 +38,7 @@ from airflow.sdk import Param, dag, task
 def callscore_train():
     @task(pool="callscore_model")
     def train(params: dict | None = None) -> str:
-        from pipeline.train import TrainConfig, train
+        from pipeline.model.train import TrainConfig, train
 
         cfg = TrainConfig(head=params["head"], use_context=params["use_context"], epochs=params["epochs"],
                           seed=params["seed"])
@@ -48,7 +48,7 @@ def callscore_train():
     def promote_if_better(candidate: str) -> dict:
         from pathlib import Path
 
-        from pipeline.train import promote_if_better
+        from pipeline.model.train import promote_if_better
 
         return promote_if_better(Path(candidate))
 

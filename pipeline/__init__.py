@@ -1,10 +1,17 @@
 """callscore: label every sales-rep turn and publish per-rep scorecards.
 
 The package runs with or without Airflow: ``pipeline.run`` holds the day-level
-functions that the ``callscore`` command and the DAG tasks both call.
+functions that the ``callscore`` command and the DAG tasks both call. The stages live
+in sub-packages (``transcripts``, ``model``, ``scoring``, ``warehouse``); see
+``docs/architecture.md`` for what each owns and which may import which.
 """
 
 __version__ = "0.1.0"
 
 LABELS: tuple[str, ...] = ("knowledge_probing", "rapport", "trust_commitment", "other")
 """The four utterance labels, in the order of the model's output logits."""
+
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
+"""Inference precisions: ``bf16``/``fp16`` run under autocast (or cast weights on a GPU), ``int8`` is
+dynamic quantization (CPU only). Defined here, not beside torch, so settings and the CLI can check a
+value without importing torch."""

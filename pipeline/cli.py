@@ -14,6 +14,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from pipeline import PRECISIONS
 from pipeline.settings import Settings
 
 log = logging.getLogger("callscore")
@@ -38,7 +39,7 @@ def _dates(text: str) -> list[str]:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from pipeline import sample
+    from pipeline.devtools import sample
 
     summary = sample.write_sample(args.out, [date.fromisoformat(d) for d in _dates(args.dates)], args.calls_per_day,
                                   seed=args.seed, bad_files_per_day=args.bad_files)
@@ -49,7 +50,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pipeline.train import TrainConfig, promote, train
+    from pipeline.model.train import TrainConfig, promote, train
 
     cfg = TrainConfig(head=args.head, use_context=args.context, epochs=args.epochs, seed=args.seed,
                       threads=args.threads or 0, limit=args.limit)
@@ -63,7 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from pipeline import corpus, evaluate
+    from pipeline.model import corpus, evaluate
 
     path = Path(args.data)
     with path.open() as fh:
@@ -77,7 +78,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from pipeline.classify import Classifier
+    from pipeline.model.classify import Classifier
 
     settings = _settings(args)
     rows = []
@@ -90,6 +91,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise SystemExit(f"stdin line {n}: not JSON ({exc.msg})") from exc
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise SystemExit(f"stdin line {n}: expected an object with a string 'text'")
+        if not row["text"].strip():
+            raise SystemExit(f"stdin line {n}: 'text' is empty: there is nothing to label")
         rows.append(row)
     clf = Classifier(settings.model, batch_size=settings.batch_size, threads=settings.threads,
                      precision=settings.precision)
@@ -109,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from pipeline.warehouse import query
+    from pipeline.warehouse.query import query
 
     settings = _settings(args)
     frame = query(settings.warehouse, args.sql, settings.storage_options)
@@ -118,15 +121,14 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from pipeline.report import summary_text
+    from pipeline.run import summarize
 
-    settings = _settings(args)
-    print(summary_text(settings))
+    print(summarize(_settings(args)))
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from pipeline.bench import main as bench_main
+    from pipeline.devtools.bench import main as bench_main
 
     return bench_main(args.rest)
 
@@ -144,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--shard-size", dest="shard_size", type=int, help="calls per shard")
         p.add_argument("--threads", type=int, help="torch threads (0 = all cores)")
         p.add_argument("--batch-size", dest="batch_size", type=int, help="turns per forward pass")
-        p.add_argument("--precision", choices=["fp32", "bf16", "int8"], help="inference precision")
+        p.add_argument("--precision", choices=PRECISIONS, help="inference precision (int8: CPU only)")
         return p
 
     p = sub.add_parser("sample", help="write synthetic calls into a landing zone")
@@ -159,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune the classifier on models/corpus")
     p.add_argument("--out", help="model folder (default models/artifacts/<version>)")
     p.add_argument("--head", choices=["mean", "cls"], default="mean")
-    p.add_argument("--context", action="store_true", help="pair each turn with the customer turn before it")
+    p.add_argument("--context", action=argparse.BooleanOptionalAction, default=False,
+                   help="pair each turn with the customer turn before it (default: --no-context, the measured best)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=0)
@@ -170,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a model on labelled JSONL, with baselines")
     p.add_argument("--model", help="model folder")
     p.add_argument("--data", required=True, help="JSONL of turns or of conversations")
-    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument("--no-baselines", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
@@ -186,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv"], default="table")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("bench", help="benchmarks: `callscore bench classifier|e2e --help`", add_help=False)
+    p = sub.add_parser("bench", help="benchmarks: `callscore bench --help`", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
 
@@ -196,7 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":  # its own parser reads its flags, --help included
+        args.rest = [*extra, *args.rest]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _quiet_libraries()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -7,12 +7,16 @@ files stay thin and import nothing heavy.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline.settings import Settings
+from pipeline.settings import Settings, parse_day
 
 PARAM_KEYS = ("landing", "warehouse", "model", "roster", "shard_size")
+
+
+class ConfigError(ValueError):
+    """A param or setting is wrong: retrying the task cannot help, so the DAG fails it without retries."""
 MODEL_POOL = "callscore_model"
 MODEL_POOL_SLOTS = 2
 
@@ -36,7 +40,7 @@ def partition_day(params: dict[str, Any], data_interval_start: datetime | None, 
     without an interval processes the UTC day before it was triggered.
     """
     if params.get("day"):
-        return date.fromisoformat(str(params["day"])).isoformat()
+        return parse_day(params["day"])
     if data_interval_start is not None:
         return data_interval_start.date().isoformat()
     if run_after is None:
@@ -47,3 +51,21 @@ def partition_day(params: dict[str, Any], data_interval_start: datetime | None, 
 def staging_run_id(day: str, airflow_run_id: str) -> str:
     """A path-safe run id that is stable across task retries of one DAG run."""
     return f"{day}_{re.sub(r'[^A-Za-z0-9_.-]+', '-', airflow_run_id)}"
+
+
+def plan_inputs(params: dict[str, Any], data_interval_start: datetime | None, run_after: datetime | None,
+                airflow_run_id: str) -> tuple[Settings, str, str]:
+    """Settings, partition day and staging run id of a DAG run, every setting checked before any work.
+
+    Raises:
+        ConfigError: a bad ``day`` param or setting, with the message naming it.
+    """
+    from pipeline.run import preflight
+
+    try:
+        day = partition_day(params, data_interval_start, run_after)
+        settings = settings_from_params(params)
+        preflight(settings)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ConfigError(str(exc)) from exc
+    return settings, day, staging_run_id(day, airflow_run_id)

@@ -11,19 +11,30 @@ leaves the published partitions as they were.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 import uuid
 from dataclasses import asdict
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pipeline import storage, warehouse
-from pipeline.scorecards import ScoringConfig, attach_labels, calls_table, previous_customer_turn, scorecards_table
-from pipeline.settings import Settings
-from pipeline.transcripts.ingest import IngestStats, iter_day, load_roster
+from pipeline.model import META_FILE
+from pipeline.schemas import TABLES
+from pipeline.scoring.metrics import (
+    ScoringConfig,
+    attach_labels,
+    calls_table,
+    previous_customer_turn,
+    scorecards_table,
+    turns_frame,
+)
+from pipeline.settings import Settings, parse_day
+from pipeline.transcripts.ingest import IngestStats, Roster, iter_day, parse_roster
+from pipeline.warehouse import layout, storage
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +47,8 @@ def peak_rss_mb() -> float:
 
 
 def check_day(day: str | date) -> str:
-    """Normalise and check a partition day (``YYYY-MM-DD``)."""
-    try:
-        return date.fromisoformat(str(day)).isoformat()
-    except ValueError as exc:
-        raise ValueError(f"day must be YYYY-MM-DD, got {day!r}") from exc
+    """Normalise and check a partition day (``YYYY-MM-DD`` and a calendar date)."""
+    return parse_day(day)
 
 
 def new_run_id(day: str) -> str:
@@ -54,7 +62,7 @@ def reset_staging(settings: Settings, run_id: str) -> None:
     without the reset at plan time a re-run after a failed try would also build
     from the old try's shards and quarantine copies.
     """
-    storage.remove_tree(warehouse.staging_url(settings.warehouse, run_id), settings.storage_options)
+    storage.remove_tree(layout.staging_url(settings.warehouse, run_id), settings.storage_options)
 
 
 def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
@@ -62,12 +70,11 @@ def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
 
     Calls stream into shards of ``shard_size`` calls, so memory holds one shard at a time.
     """
-    from pipeline.scorecards import turns_frame
-
     day = check_day(day)
     opts = settings.storage_options
+    roster = preflight(settings)
     reset_staging(settings, run_id)
-    roster = load_roster(settings.roster, opts)
+    source = storage.landing_day(settings.landing, day, opts)
     stats = IngestStats()
     shards: list[str] = []
     buffer = []
@@ -75,13 +82,13 @@ def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
 
     def flush() -> None:
         if buffer:
-            url = warehouse.staging_url(settings.warehouse, run_id, "shards", f"shard-{len(shards):05d}.parquet")
-            warehouse.write_parquet(turns_frame(buffer), url, opts)
+            url = layout.staging_url(settings.warehouse, run_id, "shards", f"shard-{len(shards):05d}.parquet")
+            layout.write_parquet(turns_frame(buffer), url, opts)
             shards.append(url)
             buffer.clear()
 
-    for item in iter_day(settings.landing, day, max_file_bytes=settings.max_file_bytes,
-                         max_turn_words=settings.max_turn_words, roster=roster, storage_options=opts, stats=stats):
+    for item in iter_day(source, max_file_bytes=settings.max_file_bytes, max_turn_words=settings.max_turn_words,
+                         roster=roster, stats=stats):
         if item.call is not None:
             buffer.append(item.call)
             if len(buffer) >= settings.shard_size:
@@ -91,10 +98,10 @@ def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
             records.append(record)
             if item.raw is not None:
                 storage.write_bytes_atomic(
-                    warehouse.staging_url(settings.warehouse, run_id, "quarantine", "files", item.quarantined.file),
+                    layout.staging_url(settings.warehouse, run_id, "quarantine", "files", item.quarantined.file),
                     item.raw, opts)
     flush()
-    storage.write_jsonl(warehouse.staging_url(settings.warehouse, run_id, "quarantine", "records.jsonl"), records, opts)
+    storage.write_jsonl(layout.staging_url(settings.warehouse, run_id, "quarantine", "records.jsonl"), records, opts)
     if not stats.balanced():
         raise RuntimeError(f"ingestion lost files: {stats}")
     log.info("planned %s: %d files, %d calls in %d shards, %d quarantined (%s)", day, stats.files_seen,
@@ -102,9 +109,52 @@ def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
     return {"day": day, "run_id": run_id, "shards": shards, "stats": asdict(stats), "quarantined": len(records)}
 
 
+def load_roster(url: str, storage_options: str | dict | None = None) -> Roster | None:
+    """The roster CSV at ``url`` (none when the setting is empty); errors name the roster and its URL."""
+    if not url:
+        return None
+    try:
+        return parse_roster(storage.read_text(url, storage_options))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"roster {url} does not exist (setting roster, CALLSCORE_ROSTER or --roster)") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"roster {url}: {exc}") from exc
+
+
+def load_scoring(path: str) -> ScoringConfig:
+    """The scoring config file (``CALLSCORE_SCORING``), or the defaults; errors name the file."""
+    if not path:
+        return ScoringConfig()
+    where = f"scoring config {path} (setting scoring, CALLSCORE_SCORING)"
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{where} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where} is not JSON: {exc}") from exc
+    try:
+        return ScoringConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+def preflight(settings: Settings) -> Roster | None:
+    """Check every setting that can be checked cheaply, before a run reads a single transcript.
+
+    A wrong setting found after ingesting and classifying a whole day wastes the night;
+    each check here names the setting and the value at fault. Returns the parsed roster.
+    """
+    load_scoring(settings.scoring)
+    layout.check_warehouse(settings.warehouse, settings.storage_options)
+    if not Path(settings.model, META_FILE).is_file() and "://" not in settings.model:
+        raise FileNotFoundError(f"model {settings.model} is not a callscore model folder (no {META_FILE}; setting "
+                                "model, CALLSCORE_MODEL or --model); train one with `make model`")
+    return load_roster(settings.roster, settings.storage_options)
+
+
 @functools.lru_cache(maxsize=2)
 def _classifier(model: str, batch_size: int, threads: int, precision: str):
-    from pipeline.classify import Classifier
+    from pipeline.model.classify import Classifier
 
     return Classifier(model, batch_size=batch_size, threads=threads, precision=precision)
 
@@ -113,7 +163,7 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str) -> dict[str,
     """Label a shard's rep turns and compute its calls rows; stage both."""
     started = time.perf_counter()
     opts = settings.storage_options
-    turns = warehouse.read_parquet(shard_url, opts)
+    turns = layout.read_parquet(shard_url, opts)
     clf = _classifier(settings.model, settings.batch_size, settings.threads, settings.precision)
     rep = turns["speaker_role"] == "rep"
     context = previous_customer_turn(turns)
@@ -121,9 +171,9 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str) -> dict[str,
     labelled = attach_labels(turns, preds.labels, preds.probs, clf.version)
     calls = calls_table(labelled)
     name = shard_url.rsplit("/", 1)[-1].removesuffix(".parquet")
-    out = warehouse.staging_url(settings.warehouse, run_id, "classified", name)
-    warehouse.write_parquet(labelled, storage.join(out, "utterances.parquet"), opts)
-    warehouse.write_parquet(calls, storage.join(out, "calls.parquet"), opts)
+    out = layout.staging_url(settings.warehouse, run_id, "classified", name)
+    layout.write_parquet(labelled, storage.join(out, "utterances.parquet"), opts)
+    layout.write_parquet(calls, storage.join(out, "calls.parquet"), opts)
     seconds = time.perf_counter() - started
     n_rep = int(rep.sum())
     log.info("shard %s: %d calls, %d turns (%d rep) in %.1fs: %.0f rep turns/s, %.0f%% in the model", name,
@@ -141,28 +191,28 @@ def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int 
     not grow with the day.
     """
     opts = settings.storage_options
-    base = warehouse.staging_url(settings.warehouse, run_id, "classified")
+    base = layout.staging_url(settings.warehouse, run_id, "classified")
     urls = [url for url, _ in storage.iter_files(base, opts)]
     utterance_parts = [u for u in urls if u.endswith("/utterances.parquet")]
-    calls_parts = [warehouse.read_parquet(u, opts) for u in urls if u.endswith("/calls.parquet")]
+    calls_parts = [layout.read_parquet(u, opts) for u in urls if u.endswith("/calls.parquet")]
     calls = pd.concat(calls_parts, ignore_index=True) if calls_parts else _empty("calls")
     if expected_calls is not None and len(calls) != expected_calls:
         raise RuntimeError(f"{expected_calls} calls were ingested but {len(calls)} were classified")
-    scoring = ScoringConfig.from_file(settings.scoring)
+    scoring = load_scoring(settings.scoring)
     scorecards = scorecards_table(calls, day, run_id, datetime.now(UTC), scoring) if len(calls) else _empty(
         "scorecards")
-    staged = {t: warehouse.staged_partition_url(settings.warehouse, run_id, t, day) for t in warehouse.TABLES}
-    counts = {"utterances": warehouse.merge_sorted("utterances", utterance_parts, staged["utterances"], opts)
-              if utterance_parts else warehouse.write_frame(_empty("utterances"), "utterances",
+    staged = {t: layout.staged_partition_url(settings.warehouse, run_id, t, day) for t in TABLES}
+    counts = {"utterances": layout.merge_sorted("utterances", utterance_parts, staged["utterances"], opts)
+              if utterance_parts else layout.write_frame(_empty("utterances"), "utterances",
                                                             staged["utterances"], opts)}
-    counts["calls"] = warehouse.write_frame(calls, "calls", staged["calls"], opts)
-    counts["scorecards"] = warehouse.write_frame(scorecards, "scorecards", staged["scorecards"], opts)
+    counts["calls"] = layout.write_frame(calls, "calls", staged["calls"], opts)
+    counts["scorecards"] = layout.write_frame(scorecards, "scorecards", staged["scorecards"], opts)
     log.info("built %s: %s", day, counts)
     return {"day": day, "run_id": run_id, "rows": counts}
 
 
 def _empty(table: str) -> pd.DataFrame:
-    from pipeline.tables import SCHEMAS
+    from pipeline.schemas import SCHEMAS
 
     return SCHEMAS[table].empty_table().to_pandas()
 
@@ -174,16 +224,16 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
     calls and scorecards, so every cross-table check stays exact and memory stays
     bounded.
     """
-    from pipeline import quality
+    from pipeline.warehouse import quality
 
     opts = settings.storage_options
-    staged = {t: warehouse.staged_partition_url(settings.warehouse, run_id, t, day) for t in warehouse.TABLES}
-    calls = _with_date(warehouse.read_parquet(staged["calls"], opts), day)
-    cards = _with_date(warehouse.read_parquet(staged["scorecards"], opts), day)
-    batches = warehouse.rep_batches([staged["utterances"]], opts) or [[]]
+    staged = {t: layout.staged_partition_url(settings.warehouse, run_id, t, day) for t in TABLES}
+    calls = _with_date(layout.read_parquet(staged["calls"], opts), day)
+    cards = _with_date(layout.read_parquet(staged["scorecards"], opts), day)
+    batches = layout.rep_batches([staged["utterances"]], opts) or [[]]
     reports = []
     for reps in batches:
-        utter = warehouse.read_reps([staged["utterances"]], reps, opts) if reps else warehouse.read_parquet(
+        utter = layout.read_reps([staged["utterances"]], reps, opts) if reps else layout.read_parquet(
             staged["utterances"], opts)
         frames = {"utterances": _with_date(utter, day),
                   "calls": calls[calls.rep_id.isin(reps)].reset_index(drop=True) if reps else calls,
@@ -191,7 +241,7 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
         report = quality.validate_tables(frames, docs_dir=settings.data_docs)
         reports.append(report)
         if not report.success:
-            where = warehouse.quarantine_failed_validation(settings.warehouse, run_id, day, report.to_json(), opts)
+            where = layout.quarantine_failed_validation(settings.warehouse, run_id, day, report.to_json(), opts)
             raise quality.ValidationError(f"validation failed for {day}; staged data kept at {where}:\n"
                                           f"{report.summary()}", report)
     # a rep with calls but no utterances (or a scorecard without calls) would escape the per-batch checks
@@ -213,12 +263,12 @@ def _with_date(frame: pd.DataFrame, day: str) -> pd.DataFrame:
 def publish_day(settings: Settings, day: str, run_id: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
     """Make the run's tables and quarantine the day's published state, then drop the staging area."""
     opts = settings.storage_options
-    q_base = warehouse.staging_url(settings.warehouse, run_id, "quarantine")
+    q_base = layout.staging_url(settings.warehouse, run_id, "quarantine")
     records = storage.read_jsonl(storage.join(q_base, "records.jsonl"), opts)
     fs, _ = storage.filesystem(q_base, opts)
     files = {rel: storage.read_bytes(fs, url) for url, rel in storage.iter_files(storage.join(q_base, "files"), opts)}
-    published = warehouse.publish(settings.warehouse, run_id, day, opts)
-    warehouse.publish_quarantine(settings.warehouse, day, records, files, opts)
+    published = layout.publish(settings.warehouse, run_id, day, opts)
+    layout.publish_quarantine(settings.warehouse, day, records, files, opts)
     summary = {"day": day, "run_id": run_id, "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
                "tables": published, "quarantined": len(records), "ingest": (plan or {}).get("stats")}
     storage.write_json(storage.join(settings.warehouse, "_runs", f"date={day}.json"), summary, opts)
@@ -248,3 +298,17 @@ def run_day(settings: Settings, day: str | date, run_id: str | None = None) -> d
                     "peak_rss_mb": peak_rss_mb()})
     log.info("day %s done in %.1fs: %s", day, seconds, built["rows"])
     return summary
+
+
+def summarize(settings: Settings) -> str:
+    """The text ``make run`` prints: published days from their run records, totals, a per-rep table."""
+    from pipeline.scoring.summary import PER_REP_SQL, TOTALS_SQL, summary_text
+    from pipeline.warehouse.query import query
+
+    opts = settings.storage_options
+    runs = [storage.read_json(url, opts) for url, _ in storage.iter_files(storage.join(settings.warehouse, "_runs"),
+                                                                            opts)]
+    if not runs:
+        return summary_text([], None, None, settings.warehouse, settings.data_docs)
+    return summary_text(runs, query(settings.warehouse, TOTALS_SQL, opts), query(settings.warehouse, PER_REP_SQL, opts),
+                        settings.warehouse, settings.data_docs)

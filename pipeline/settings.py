@@ -9,12 +9,29 @@ newcomer needs no configuration at all.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from datetime import date
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_VAR = REPO_ROOT / "var"
+from pipeline import PRECISIONS
+from pipeline.paths import ARTIFACTS_DIR, DEFAULT_VAR
+
+
+def parse_day(value: str | date) -> str:
+    """Normalise a partition day to ``YYYY-MM-DD``, saying what is wrong with a bad one.
+
+    Raises:
+        ValueError: not in ``YYYY-MM-DD`` form, or in that form but not a calendar date
+            (``2026-13-45``): the two are told apart so the message points at the real mistake.
+    """
+    text = value.isoformat() if isinstance(value, date) else str(value).strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(f"day must be YYYY-MM-DD, got {value!r}")
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise ValueError(f"day {text} is YYYY-MM-DD but not a calendar date ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -31,7 +48,7 @@ class Settings:
         max_turn_words: a turn longer than this marks a broken transcript (see README).
         threads: torch intra-op threads for inference; 0 means all cores.
         batch_size: utterances per forward pass.
-        precision: ``fp32``, ``bf16`` (autocast) or ``int8`` (dynamic quantization) inference.
+        precision: inference precision, one of ``pipeline.PRECISIONS``.
         storage_options: JSON of fsspec options (e.g. S3 endpoint) for both URLs.
         data_docs: local folder where Great Expectations builds its Data Docs site.
         scoring: optional JSON file overriding the advisor-score weights and tier thresholds.
@@ -39,7 +56,7 @@ class Settings:
 
     landing: str = str(DEFAULT_VAR / "landing")
     warehouse: str = str(DEFAULT_VAR / "warehouse")
-    model: str = str(REPO_ROOT / "models" / "artifacts" / "current")
+    model: str = str(ARTIFACTS_DIR / "current")
     roster: str = ""
     shard_size: int = 200
     max_file_bytes: int = 25_000_000
@@ -56,8 +73,8 @@ class Settings:
             raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
         if self.max_file_bytes < 1 or self.max_turn_words < 1:
             raise ValueError("max_file_bytes and max_turn_words must be positive")
-        if self.precision not in ("fp32", "bf16", "int8"):
-            raise ValueError(f"precision must be fp32, bf16 or int8, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.batch_size < 1 or self.threads < 0:
             raise ValueError("batch_size must be >= 1 and threads >= 0")
 

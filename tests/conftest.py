@@ -18,7 +18,7 @@ DAY = "2026-11-24"
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The promoted model; trained on first use (``make test`` trains it before pytest)."""
-    from pipeline.train import ensure_model
+    from pipeline.model.train import ensure_model
 
     return ensure_model().resolve()
 
@@ -28,7 +28,7 @@ def sample_landing(tmp_path_factory) -> Path:
     """Two days of synthetic calls in all three formats, with two malformed files per day."""
     from datetime import date
 
-    from pipeline import sample
+    from pipeline.devtools import sample
 
     root = tmp_path_factory.mktemp("landing")
     sample.write_sample(str(root), [date(2026, 11, 23), date(2026, 11, 24)], calls_per_day=8, seed=3,

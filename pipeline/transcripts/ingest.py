@@ -4,6 +4,9 @@ Every file under ``<landing>/<day>/`` ends up either as calls or as quarantine
 records: ``files seen = files parsed + files quarantined`` and every call inside a
 multi-call file is accounted for the same way. The day is streamed file by file so
 memory does not grow with the size of the day.
+
+Nothing here opens storage: the caller hands in a :class:`LandingSource` (the
+warehouse's ``storage.LandingDay``) that lists the day and reads its files.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ import io
 import json
 import logging
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
-from pipeline import storage
 from pipeline.transcripts.errors import Quarantined, TranscriptError
 from pipeline.transcripts.model import Call, Rep
 from pipeline.transcripts.readers import read_canonical, read_gong, read_vtt
@@ -25,6 +28,27 @@ from pipeline.transcripts.readers import read_canonical, read_gong, read_vtt
 log = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".meta.json"
+
+
+class LandedFile(Protocol):
+    """A file of the day: ``rel`` is its path below the day folder."""
+
+    @property
+    def rel(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+class LandingSource(Protocol):
+    """The day's files in a stable (sorted) order, and how to read them."""
+
+    @property
+    def files(self) -> Sequence[LandedFile]: ...
+
+    def read(self, f: LandedFile) -> bytes: ...
+
+    def head(self, f: LandedFile, n: int) -> bytes: ...
 
 
 @dataclass
@@ -77,13 +101,6 @@ def parse_roster(text: str) -> Roster:
         if rep.email:
             by_email[rep.email] = rep
     return Roster(by_id, by_email)
-
-
-def load_roster(url: str, storage_options: str | dict | None = None) -> Roster | None:
-    if not url:
-        return None
-    fs, path = storage.filesystem(url, storage_options)
-    return parse_roster(storage.read_bytes(fs, path).decode("utf-8-sig"))
 
 
 def _decode(data: bytes) -> str:
@@ -152,20 +169,18 @@ class IngestItem:
     raw: bytes | None = None  # the refused file's bytes, kept for the quarantine copy
 
 
-def iter_day(landing: str, day: str, *, max_file_bytes: int, max_turn_words: int,
-             roster: Roster | None = None, storage_options: str | dict | None = None,
-             stats: IngestStats | None = None) -> Iterator[IngestItem]:
+def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
+             roster: Roster | None = None, stats: IngestStats | None = None) -> Iterator[IngestItem]:
     """Yield every call of the day and every quarantined input, in a stable order.
 
     Duplicated ``call_id``s keep their first occurrence (landing order: sorted
     paths, then position inside a file) and quarantine the others.
     """
     stats = stats if stats is not None else IngestStats()
-    files = storage.list_day(landing, day, storage_options)
-    fs, _ = storage.filesystem(landing, storage_options)
+    files = source.files
     by_rel = {f.rel: f for f in files}
     paired = {_sidecar_for(f.rel) for f in files
-              if _sidecar_for(f.rel) in by_rel and _is_vtt(f, fs, max_file_bytes)}
+              if _sidecar_for(f.rel) in by_rel and _is_vtt(f, source, max_file_bytes)}
     seen_ids: dict[str, str] = {}
     for f in files:
         if f.rel in paired:
@@ -174,9 +189,10 @@ def iter_day(landing: str, day: str, *, max_file_bytes: int, max_turn_words: int
         raw: bytes | None = None
         try:
             if f.size > max_file_bytes:
-                raise TranscriptError("file_too_large", f"{f.size} bytes, limit {max_file_bytes}")
-            raw = storage.read_bytes(fs, f.path)
-            calls, bad = _parse_file(f.rel, raw, by_rel, fs, max_file_bytes)
+                raise TranscriptError("file_too_large", f"{f.size} bytes, limit {max_file_bytes} "
+                                      "(setting max_file_bytes, CALLSCORE_MAX_FILE_BYTES)")
+            raw = source.read(f)
+            calls, bad = _parse_file(f.rel, raw, by_rel, source, max_file_bytes)
         except (TranscriptError, Exception) as exc:
             # Anything a reader did not foresee is still bad input for this file only:
             # quarantine it with the exception rather than stop the day.
@@ -217,16 +233,15 @@ def _sidecar_for(rel: str) -> str:
     return posixpath.splitext(rel)[0] + SIDECAR_SUFFIX
 
 
-def _is_vtt(f: storage.LandedFile, fs, max_file_bytes: int) -> bool:
+def _is_vtt(f: LandedFile, source: LandingSource, max_file_bytes: int) -> bool:
     """Whether ``_parse_file`` reads ``f`` as a VTT (and so its sidecar): by name, else by its first bytes."""
     fmt = detect_format(f.rel, b"")
     if fmt in ("vtt", "sidecar") or f.size > max_file_bytes:
         return fmt == "vtt"
-    with fs.open(f.path, "rb") as fh:
-        return detect_format(f.rel, fh.read(64)) == "vtt"
+    return detect_format(f.rel, source.head(f, 64)) == "vtt"
 
 
-def _parse_file(rel: str, raw: bytes, by_rel: Mapping[str, storage.LandedFile], fs,
+def _parse_file(rel: str, raw: bytes, by_rel: Mapping[str, LandedFile], source: LandingSource,
                 max_file_bytes: int) -> tuple[list[Call], list[Quarantined]]:
     fmt = detect_format(rel, raw[:64])
     if fmt == "unknown":
@@ -242,9 +257,10 @@ def _parse_file(rel: str, raw: bytes, by_rel: Mapping[str, storage.LandedFile], 
         if side is None:
             raise TranscriptError("missing_sidecar", f"no metadata sidecar {_sidecar_for(rel)!r}")
         if side.size > max_file_bytes:
-            raise TranscriptError("file_too_large", f"sidecar is {side.size} bytes, limit {max_file_bytes}")
+            raise TranscriptError("file_too_large", f"sidecar is {side.size} bytes, limit {max_file_bytes} "
+                                  "(setting max_file_bytes, CALLSCORE_MAX_FILE_BYTES)")
         try:
-            meta = _json(_decode(storage.read_bytes(fs, side.path)))
+            meta = _json(_decode(source.read(side)))
         except TranscriptError as err:
             raise TranscriptError(err.kind, f"sidecar {side.rel!r}: {err.message}", err.location) from err
         if not isinstance(meta, Mapping):

@@ -540,7 +540,7 @@ def write_landing(local: Path, day: str, calls: int, seed: int = 11, bad_files: 
     """The sample landing zone for one day plus the roster, written locally; returns ``local``."""
     from datetime import date
 
-    from pipeline import sample
+    from pipeline.devtools import sample
 
     sample.write_sample(str(local), [date.fromisoformat(day)], calls_per_day=calls, seed=seed,
                         bad_files_per_day=bad_files)
@@ -550,7 +550,7 @@ def write_landing(local: Path, day: str, calls: int, seed: int = 11, bad_files: 
 
 def upload_landing(cluster: Cluster, local: Path, day: str) -> dict[str, str]:
     """Copy the landing day and roster to the cluster's bucket; returns the S3 URLs."""
-    from pipeline import storage
+    from pipeline.warehouse import storage
 
     fs, _ = storage.filesystem(cluster.s3(), cluster.storage_options)
     fs.put(str(local / day), f"{cluster.bucket}/landing/{day}", recursive=True)

@@ -59,7 +59,7 @@ def _day(iso: str, offset: int = 0) -> date:
 
 
 def _write_landing(root: Path, days: list[date], seed: int) -> Path:
-    from pipeline import sample
+    from pipeline.devtools import sample
 
     sample.write_sample(str(root), days, calls_per_day=CALLS_PER_DAY, seed=seed)
     sample.write_roster(str(root / "roster.csv"))
@@ -108,7 +108,7 @@ def _check_published(warehouse: Path, days: list[str]) -> dict[tuple[str, str], 
         assert set(utter["call_id"]) == set(calls["call_id"])
         rep = utter["speaker_role"] == "rep"
         assert rep.any() and utter.loc[rep, "label"].notna().all()
-        assert len(cards) >= 1 and set(cards["date"]) == {d}
+        assert len(cards) >= 1 and "date" not in cards.columns  # the day is the partition path, in every table
         assert cards["calls"].sum() == CALLS_PER_DAY
     return frames
 
@@ -483,3 +483,22 @@ def test_backfill_three_days_then_reprocess_without_duplicates(live_airflow, fro
     _assert_same_tables(first, second)
     rewritten = [p for p, m in mtimes.items() if (warehouse / p).stat().st_mtime_ns != m]
     assert sorted(rewritten) == sorted(mtimes), "reprocess did not republish every partition"
+
+
+def test_a_day_that_is_no_calendar_date_fails_the_run_at_once_without_retries(airflow_db, frozen_model, tmp_path):
+    """A bad param cannot succeed on retry: plan fails on its first try, naming the day, and nothing runs after."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    from tests.conftest import DAY
+
+    landing = _write_landing(tmp_path / "landing", [_day(DAY)], seed=11)
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags[DAG_ID]
+    assert dag.get_task("plan").retries == 2  # the default that must not apply here
+    started = time.perf_counter()
+    dr = dag.test(run_conf={**_conf(landing, tmp_path / "warehouse", frozen_model), "day": "2026-02-30"})
+    plan = next(ti for ti in dr.get_task_instances() if ti.task_id == "plan")
+    assert dr.state == DagRunState.FAILED
+    assert (plan.state, plan.try_number) == (TaskInstanceState.FAILED, 1)
+    assert time.perf_counter() - started < 30, "plan waited for a retry"
+    assert not (tmp_path / "warehouse").exists()

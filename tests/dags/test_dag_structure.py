@@ -71,3 +71,12 @@ def test_train_shape(dagbag):
     assert type(dag.timetable).__name__ == "NullTimetable"
     assert set(dag.task_ids) == {"train", "promote_if_better"}
     assert dag.get_task("train").pool == "callscore_model"
+
+
+@pytest.mark.parametrize("day", ["yesterday", "2026/11/24", "24-11-2026"])
+def test_the_day_param_refuses_a_malformed_day_at_trigger_time(dagbag, day):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dagbag.dags["callscore_nightly"].params.get_param("day").resolve(day)
+    assert dagbag.dags["callscore_nightly"].params.get_param("day").resolve("2026-11-24") == "2026-11-24"

@@ -15,10 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import LABELS, quality, warehouse
-from pipeline.scorecards import attach_labels, calls_table, scorecards_table, turns_frame
-from pipeline.tables import SCHEMAS
+from pipeline import LABELS
+from pipeline.paths import SUITES_DIR
+from pipeline.schemas import SCHEMAS, TABLES
+from pipeline.scoring.metrics import attach_labels, calls_table, scorecards_table, turns_frame
 from pipeline.transcripts.model import Call, Participant, Rep, Utterance
+from pipeline.warehouse import layout, quality
 
 DAY = "2026-11-24"
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -54,7 +56,7 @@ def _staged_day() -> dict[str, pd.DataFrame]:
     cards = scorecards_table(call_rows, DAY, "run-1", T0)
     frames = {"utterances": utterances, "calls": call_rows, "scorecards": cards}
     # what validate_day reads back: the staged files, plus the partition key as a column
-    staged = {t: warehouse.to_arrow(f, t).to_pandas() for t, f in frames.items()}
+    staged = {t: layout.to_arrow(f, t).to_pandas() for t, f in frames.items()}
     for frame in staged.values():
         if "date" not in frame.columns:
             frame.insert(0, "date", DAY)
@@ -252,7 +254,7 @@ def _empty(table: str) -> pd.DataFrame:
 
 
 def test_day_without_calls_is_valid_only_when_all_tables_are_empty(day):
-    empty = {t: _empty(t) for t in quality.TABLES}
+    empty = {t: _empty(t) for t in TABLES}
     assert quality.validate_tables(empty).success
     # turns and scorecards without calls
     orphans = quality.validate_tables({**empty, "utterances": day["utterances"], "scorecards": day["scorecards"]})
@@ -269,11 +271,11 @@ def test_missing_table_is_a_caller_error(day):
         quality.validate_tables({"utterances": day["utterances"], "calls": day["calls"]})
 
 
-@pytest.mark.parametrize("table", quality.TABLES)
+@pytest.mark.parametrize("table", TABLES)
 def test_suites_load_and_cover_the_schema(table, day):
     import great_expectations as gx
 
-    with (quality.SUITES_DIR / f"{table}.json").open() as fh:
+    with (SUITES_DIR / f"{table}.json").open() as fh:
         suite = gx.ExpectationSuite(**json.load(fh))
     assert suite.name == table
     configs = [e.configuration for e in suite.expectations]

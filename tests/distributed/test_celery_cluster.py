@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from celery_cluster import Cluster, upload_landing, write_landing
 
-from pipeline import storage, warehouse
+from pipeline.warehouse import layout, storage
 
 pytestmark = pytest.mark.distributed
 
@@ -102,11 +102,11 @@ def _assert_published_like_local(cluster: Cluster, prefix: str, local_wh: str) -
     opts = cluster.storage_options
     fs, _ = storage.filesystem(cluster.s3(), opts)
     rows = {}
-    for table in warehouse.TABLES:
+    for table in layout.TABLES:
         assert fs.find(f"{cluster.bucket}/{prefix}/{table}") == [
             f"{cluster.bucket}/{prefix}/{table}/date={DAY}/part-0.parquet"], table
-        remote = warehouse.read_partition(cluster.s3(prefix), table, DAY, opts)
-        local = warehouse.read_partition(local_wh, table, DAY)
+        remote = layout.read_partition(cluster.s3(prefix), table, DAY, opts)
+        local = layout.read_partition(local_wh, table, DAY)
         cols = [c for c in local.columns if c not in ("run_id", "generated_at")]
         assert list(remote.columns) == list(local.columns), table
         assert len(remote) == len(local) > 0, table

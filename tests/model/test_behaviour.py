@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline import LABELS
-from pipeline.classify import Classifier
+from pipeline.model.classify import Classifier
 
 CLEAR = {
     "knowledge_probing": [
@@ -114,6 +114,15 @@ def test_predict_cli_refuses_bad_input(model_dir):
     out = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", "--model", str(model_dir)],
                          input="not json\n", capture_output=True, text=True)
     assert out.returncode != 0 and "line 1" in out.stderr
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_predict_cli_refuses_empty_text_instead_of_guessing(model_dir, text):
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", "--model", str(model_dir)],
+                         input=json.dumps({"text": "ok"}) + "\n" + json.dumps({"text": text}) + "\n",
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and out.stdout == ""
+    assert "line 2" in out.stderr and "empty" in out.stderr
 
 
 def test_model_folder_describes_itself(model_dir):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline import bench
+from pipeline.devtools import bench
 
 
 def test_classifier_bench_agrees_with_the_pipeline_baseline(model_dir):
@@ -18,3 +18,10 @@ def test_classifier_bench_agrees_with_the_pipeline_baseline(model_dir):
 def test_gpu_mode_runs_on_cpu_and_labels_everything(model_dir):
     row = bench.bench_gpu(str(model_dir), n=40, batch_size=16, precision="fp32", workers=2, device="cpu")["rows"][0]
     assert row["device"] == "cpu" and row["turns"] == 40 and row["turns_per_s"] > 0
+
+
+def test_the_pipeline_baseline_does_not_flood_the_terminal(model_dir, capfd):
+    labels, _ = bench.pipeline_baseline(str(model_dir), ["How do you handle renewals today?"])
+    assert len(labels) == 1
+    err = capfd.readouterr().err
+    assert "is not supported for text-classification" not in err and "Supported models are" not in err

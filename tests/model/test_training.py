@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import corpus
-from pipeline.classify import Classifier
-from pipeline.train import TrainConfig, model_version, promote_if_better, train
+from pipeline.model import corpus
+from pipeline.model.classify import Classifier
+from pipeline.model.train import TrainConfig, model_version, promote_if_better, train
 
 REPO = Path(__file__).resolve().parents[2]
 

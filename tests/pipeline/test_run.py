@@ -9,7 +9,9 @@ import sys
 import pandas as pd
 import pytest
 
-from pipeline import run, storage, warehouse
+from pipeline import run
+from pipeline.warehouse import layout, storage
+from pipeline.warehouse.query import query
 from tests.conftest import DAY, REPO
 
 VOLATILE = ["run_id", "generated_at"]
@@ -20,14 +22,14 @@ def _files(root) -> list[str]:
 
 
 def _table(settings, table):
-    return warehouse.read_partition(settings.warehouse, table, DAY)
+    return layout.read_partition(settings.warehouse, table, DAY)
 
 
 def test_day_publishes_three_tables_and_quarantine(settings, tmp_path):
     summary = run.run_day(settings, DAY)
     wh = tmp_path / "warehouse"
     files = _files(wh)
-    for table in warehouse.TABLES:
+    for table in layout.TABLES:
         assert f"{table}/date={DAY}/part-0.parquet" in files
     assert not (wh / "_staging").exists() or not any((wh / "_staging").rglob("*.parquet"))
     stats = summary["ingest"]
@@ -49,7 +51,7 @@ def test_day_publishes_three_tables_and_quarantine(settings, tmp_path):
 
 def test_rerun_replaces_the_day_exactly(settings, tmp_path):
     run.run_day(settings, DAY)
-    first = {t: _table(settings, t) for t in warehouse.TABLES}
+    first = {t: _table(settings, t) for t in layout.TABLES}
     files = _files(tmp_path / "warehouse" / "utterances")
     run.run_day(settings, DAY)
     assert _files(tmp_path / "warehouse" / "utterances") == files
@@ -66,14 +68,14 @@ def test_crash_between_stage_and_publish_keeps_the_published_day(settings, monke
     def crash(*args, **kwargs):
         raise RuntimeError("worker died")
 
-    monkeypatch.setattr(warehouse, "publish", crash)
+    monkeypatch.setattr(layout, "publish", crash)
     with pytest.raises(RuntimeError, match="worker died"):
         run.run_day(settings, DAY)
     pd.testing.assert_frame_equal(before, _table(settings, "scorecards"))
 
 
 def test_gx_failure_stops_publish_and_quarantines_staged_data(settings, tmp_path, monkeypatch):
-    from pipeline import quality
+    from pipeline.warehouse import quality
 
     run.run_day(settings, DAY)
     before = _table(settings, "calls")
@@ -106,7 +108,7 @@ def test_bad_day_string_is_refused(settings):
 
 def test_query_and_contract(settings):
     run.run_day(settings, DAY)
-    frame = warehouse.query(settings.warehouse, "SELECT rep_id, calls, tier FROM scorecards ORDER BY rep_id")
+    frame = query(settings.warehouse, "SELECT rep_id, calls, tier FROM scorecards ORDER BY rep_id")
     assert len(frame) >= 2 and frame.calls.min() >= 1
     contract = REPO.parent / "shared" / "checks" / "contract.py"
     if not contract.is_file():
@@ -119,9 +121,9 @@ def test_query_and_contract(settings):
 
 def test_streaming_merge_in_small_batches_gives_the_same_tables(settings, monkeypatch):
     run.run_day(settings, DAY)
-    whole = {t: _table(settings, t) for t in warehouse.TABLES}
-    monkeypatch.setattr(warehouse, "MERGE_BATCH_ROWS", 25)  # many rep batches for merge and validation
-    assert len(warehouse.rep_batches([warehouse.partition_url(settings.warehouse, "utterances", DAY)])) > 2
+    whole = {t: _table(settings, t) for t in layout.TABLES}
+    monkeypatch.setattr(layout, "MERGE_BATCH_ROWS", 25)  # many rep batches for merge and validation
+    assert len(layout.rep_batches([layout.partition_url(settings.warehouse, "utterances", DAY)])) > 2
     run.run_day(settings, DAY)
     for table, before in whole.items():
         after = _table(settings, table)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import run, storage, warehouse
+from pipeline import run
+from pipeline.warehouse import layout, storage
+from pipeline.warehouse.query import query
 from tests.conftest import DAY
 
 
@@ -66,13 +68,13 @@ def test_s3_round_trip_matches_local(s3_endpoint, settings, sample_landing):
     run.run_day(s3, DAY)
     run.run_day(s3, DAY)  # a re-run replaces objects, no duplicates
     run.run_day(settings, DAY)
-    for table in warehouse.TABLES:
+    for table in layout.TABLES:
         keys = fs.find(f"callscore-test/warehouse/{table}")
         assert keys == [f"callscore-test/warehouse/{table}/date={DAY}/part-0.parquet"]
-        remote = warehouse.read_partition(s3.warehouse, table, DAY, opts)
-        local = warehouse.read_partition(settings.warehouse, table, DAY)
+        remote = layout.read_partition(s3.warehouse, table, DAY, opts)
+        local = layout.read_partition(settings.warehouse, table, DAY)
         cols = [c for c in local.columns if c not in ("run_id", "generated_at")]
         assert remote[cols].equals(local[cols]), table
     assert not fs.find("callscore-test/warehouse/_staging")
-    cards = warehouse.query(s3.warehouse, "SELECT count(*) AS n FROM scorecards", opts)
-    assert int(cards.n[0]) == len(warehouse.read_partition(settings.warehouse, "scorecards", DAY))
+    cards = query(s3.warehouse, "SELECT count(*) AS n FROM scorecards", opts)
+    assert int(cards.n[0]) == len(layout.read_partition(settings.warehouse, "scorecards", DAY))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import webvtt
 
-from pipeline import sample
+from pipeline.devtools import sample
 
 DAYS = [date(2026, 11, 23), date(2026, 11, 24)]
 

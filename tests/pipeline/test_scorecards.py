@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline import LABELS
-from pipeline.scorecards import (
+from pipeline.scoring.metrics import (
     ScoringConfig,
     advisor_score,
     attach_labels,
@@ -119,9 +119,9 @@ def test_tiers_and_score_follow_the_config():
 def test_scoring_config_refuses_bad_weights(tmp_path):
     with pytest.raises(ValueError, match="sum to 1"):
         ScoringConfig(weights={"knowledge_probing": 0.9, "trust_commitment": 0.9, "rapport": 0, "listening": 0})
-    path = tmp_path / "scoring.json"
-    path.write_text('{"probing_min": 0.3}')
-    assert ScoringConfig.from_file(path).probing_min == 0.3
+    assert ScoringConfig.from_dict({"probing_min": 0.3}).probing_min == 0.3
+    with pytest.raises(ValueError, match="unknown fields"):
+        ScoringConfig.from_dict({"probing_minimum": 0.3})
 
 
 def test_attach_labels_refuses_mismatched_predictions():

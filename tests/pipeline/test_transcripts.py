@@ -20,12 +20,12 @@ from pipeline.transcripts.ingest import (
     IngestStats,
     detect_format,
     iter_day,
-    load_roster,
     parse_roster,
     validate_call,
 )
 from pipeline.transcripts.model import Call, Participant, Rep, Utterance
 from pipeline.transcripts.readers import read_canonical, read_gong, read_vtt
+from pipeline.warehouse.storage import landing_day
 
 DAY = "2024-05-01"
 DANA = {"id": "rep-7", "name": "Dana Reyes", "email": "dana@seller.com"}
@@ -120,7 +120,7 @@ def ingest(landing: str, day: str = DAY, **kwargs):
     kwargs.setdefault("max_file_bytes", 1_000_000)
     kwargs.setdefault("max_turn_words", 3000)
     stats = IngestStats()
-    items = list(iter_day(landing, day, stats=stats, **kwargs))
+    items = list(iter_day(landing_day(landing, day), stats=stats, **kwargs))
     calls = [i.call for i in items if i.call is not None]
     bad = [i.quarantined for i in items if i.quarantined is not None]
     assert len(calls) + len(bad) == len(items)
@@ -456,6 +456,8 @@ def test_roster_columns_and_rows_are_checked():
 
 
 def test_load_roster_reads_a_file_with_bom(tmp_path):
+    from pipeline.run import load_roster
+
     path = tmp_path / "roster.csv"
     path.write_bytes(b"\xef\xbb\xbf" + ROSTER_CSV.encode())
     assert load_roster(str(path)).by_id["rep-7"].team == "Enterprise"
@@ -632,6 +634,7 @@ def test_file_over_the_size_limit_is_not_read(tmp_path):
     assert [c.call_id for c in calls] == ["small"]
     assert sorted((q.file, q.kind) for q in bad) == [("big.json", "file_too_large"), ("call.vtt", "file_too_large")]
     assert "sidecar" in next(q for q in bad if q.file == "call.vtt").message
+    assert all("CALLSCORE_MAX_FILE_BYTES" in q.message for q in bad)  # the setting that would let them in
     assert all(i.raw is None for i in items if i.quarantined and i.quarantined.file == "big.json")
     assert (stats.files_seen, stats.files_quarantined) == (3, 2)
 
@@ -719,7 +722,8 @@ def test_missing_day_folder_yields_nothing(tmp_path):
     _, _, items, stats = ingest(landing, "2024-05-01")
     assert items == []
     assert stats == IngestStats()
-    assert list(iter_day(str(tmp_path / "no-such-landing"), DAY, max_file_bytes=10, max_turn_words=10)) == []
+    assert list(iter_day(landing_day(str(tmp_path / "no-such-landing"), DAY), max_file_bytes=10,
+                         max_turn_words=10)) == []
 
 
 def test_a_run_reads_only_its_own_day(tmp_path):
@@ -741,7 +745,7 @@ def test_a_run_reads_only_its_own_day(tmp_path):
 def test_a_day_that_is_not_a_date_is_refused(tmp_path, day):
     landing = land(tmp_path, {"c.json": canonical()})
     with pytest.raises(ValueError, match=r"YYYY-MM-DD|month"):
-        list(iter_day(landing, day, max_file_bytes=1000, max_turn_words=10))
+        list(iter_day(landing_day(landing, day), max_file_bytes=1000, max_turn_words=10))
 
 
 def test_an_unforeseen_reader_crash_quarantines_only_that_file(tmp_path, monkeypatch):

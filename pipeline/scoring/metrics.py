@@ -8,18 +8,16 @@ switches, answers) so a scorecard is exact whatever the sharding was.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pipeline import LABELS
-from pipeline.tables import CALLS, COUNT_COLUMNS, PROB_COLUMNS, SHARE_COLUMNS
+from pipeline.schemas import CALLS, COUNT_COLUMNS, PROB_COLUMNS, SHARE_COLUMNS
 from pipeline.transcripts.model import Call
 
 _QUESTION_START = re.compile(
@@ -150,12 +148,14 @@ class ScoringConfig:
             raise ValueError("listen_ok_talk_ratio must be below listen_zero_talk_ratio")
 
     @classmethod
-    def from_file(cls, path: str | Path | None) -> ScoringConfig:
-        if not path:
-            return cls()
-        data = json.loads(Path(path).read_text())
-        if "tiers" in data:
-            data["tiers"] = tuple(data["tiers"])
+    def from_dict(cls, data: object) -> ScoringConfig:
+        """Build from a parsed JSON object; unknown keys and bad values are ValueErrors that say which."""
+        if not isinstance(data, dict):
+            raise ValueError(f"must be a JSON object of ScoringConfig fields, got {type(data).__name__}")
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown fields {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        data = {**data, "tiers": tuple(data["tiers"])} if "tiers" in data else data
         return cls(**data)
 
     def to_dict(self) -> dict:

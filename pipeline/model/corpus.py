@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline import LABELS
+from pipeline.paths import CORPUS_DIR
 
-CORPUS_DIR = Path(__file__).resolve().parent.parent / "models" / "corpus"
 TRAIN_GLOB = "train/*.jsonl"
 TEST_CONVERSATIONS = "test/conversations.jsonl"
 

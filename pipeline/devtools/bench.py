@@ -7,6 +7,7 @@ and the command that reproduces it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from pipeline import corpus
+from pipeline.model import corpus
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,18 @@ def pipeline_baseline(model_dir: str, texts: list[str]) -> tuple[list[str], floa
     """``transformers.pipeline("text-classification")`` with its defaults, fp32, on the same model."""
     from transformers import AutoTokenizer, pipeline
 
-    from pipeline import modeling
+    from pipeline.model import modeling
 
     model, _, _ = modeling.load(model_dir)
     tok = AutoTokenizer.from_pretrained(model_dir)
-    clf = pipeline("text-classification", model=model, tokenizer=tok, device="cpu")
+    # pipeline() logs ~150 model names because our mean-pooling class is not in its list; nothing to act on
+    quiet = logging.getLogger("transformers.pipelines.base")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        clf = pipeline("text-classification", model=model, tokenizer=tok, device="cpu")
+    finally:
+        quiet.setLevel(level)
     start = time.perf_counter()
     out = clf(texts)
     return [o["label"] for o in out], time.perf_counter() - start
@@ -49,9 +57,9 @@ def bench_classifier(model_dir: str, n: int = 20_000, precisions: tuple[str, ...
     """Turns/s of each inference option on ``n`` sample rep turns, agreement with the baseline, F1."""
     import torch
 
-    from pipeline import sample
-    from pipeline.classify import Classifier
-    from pipeline.evaluate import scores
+    from pipeline.devtools import sample
+    from pipeline.model.classify import Classifier
+    from pipeline.model.evaluate import scores
 
     if threads:
         torch.set_num_threads(threads)
@@ -88,55 +96,27 @@ def bench_classifier(model_dir: str, n: int = 20_000, precisions: tuple[str, ...
 
 def bench_gpu(model_dir: str, n: int = 200_000, batch_size: int = 1024, precision: str = "fp16",
               workers: int = 0, device: str | None = None, seed: int = 7) -> dict:
-    """End-to-end turns/s on a GPU, tokenization included and overlapped with the forward pass.
+    """End-to-end turns/s through the production ``Classifier``, tokenization included.
 
-    Turns are sorted by length and cut into large batches; a pool of CPU threads
-    (the fast tokenizer releases the GIL) tokenizes and pads upcoming batches into
-    pinned memory while the GPU runs the current one. Runs on the CPU too (for
-    tests), where it is not meant to be fast.
+    The classifier sorts turns by length, cuts them into large batches and, on a GPU,
+    pads upcoming batches into pinned memory on CPU threads while the device runs the
+    current one. Runs on the CPU too (for tests), where it is not meant to be fast.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    import numpy as np
     import torch
 
-    from pipeline import modeling, sample
-    from pipeline.classify import pick_device
+    from pipeline.devtools import sample
+    from pipeline.model.classify import Classifier
 
-    dev = pick_device(device)
-    model, tokenizer, meta = modeling.load(model_dir)
-    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[precision]
-    if dev.type == "cuda":
-        model = model.to(dev, dtype=dtype)
+    clf = Classifier(model_dir, batch_size=batch_size, precision=precision, device=device,
+                     prefetch=workers or None)
     texts = sample.sample_rep_turns(n, seed=seed)
-    max_length = int(meta.get("max_length", 128))
-    workers = workers or max(1, (os.cpu_count() or 2) - 1)
-    start = time.perf_counter()
-    # a cheap length proxy (characters) orders turns without tokenizing twice
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    chunks = [order[i: i + batch_size] for i in range(0, n, batch_size)]
-
-    def prepare(idx: np.ndarray) -> tuple[np.ndarray, dict]:
-        enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
-                        return_tensors="pt")
-        if dev.type == "cuda":
-            enc = {k: v.pin_memory() for k, v in enc.items()}
-        return idx, enc
-
-    labels = np.zeros(n, dtype=np.int64)
-    forward = 0.0
-    with ThreadPoolExecutor(max_workers=workers) as pool, torch.inference_mode():
-        for idx, enc in pool.map(prepare, chunks):
-            batch = {k: v.to(dev, non_blocking=True) for k, v in enc.items()}
-            tick = time.perf_counter()
-            logits = model(**batch).logits
-            labels[idx] = logits.argmax(-1).cpu().numpy()  # .cpu() synchronises
-            forward += time.perf_counter() - tick
-    seconds = time.perf_counter() - start
+    preds = clf.predict(texts)
+    dev = clf.device
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     return {"rows": [{"device": name, "precision": precision, "turns": n, "batch_size": batch_size,
-                      "tokenizer_threads": workers, "seconds": round(seconds, 2),
-                      "turns_per_s": round(n / seconds, 1), "forward_share": f"{forward / seconds:.0%}"}]}
+                      "prefetch_threads": clf.prefetch, "seconds": round(preds.seconds, 2),
+                      "turns_per_s": round(n / preds.seconds, 1),
+                      "forward_share": f"{preds.forward_seconds / preds.seconds:.0%}"}]}
 
 
 def _run_day_subprocess(landing: str, warehouse: str, day: str, model_dir: str, env: dict) -> dict:
@@ -152,7 +132,7 @@ def _run_day_subprocess(landing: str, warehouse: str, day: str, model_dir: str, 
 def bench_end_to_end(model_dir: str, sizes: tuple[int, ...] = (500, 2000), workdir: str | None = None,
                      precision: str = "fp32", seed: int = 11) -> dict:
     """Wall time, rep turns/s, share outside the forward pass and peak RSS for synthetic days."""
-    from pipeline import sample
+    from pipeline.devtools import sample
 
     rows = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
@@ -170,19 +150,25 @@ def bench_end_to_end(model_dir: str, sizes: tuple[int, ...] = (500, 2000), workd
     return {"rows": rows}
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="callscore bench", description="Benchmarks; each prints a table, the command that reproduces it and "
+        "the JSON result. Ratios are against a baseline run in the same process.")
+    parser.add_argument("which", choices=["classifier", "e2e", "gpu"],
+                        help="classifier: turns/s per precision vs transformers.pipeline(); e2e: whole synthetic "
+                        "days through `callscore run`; gpu: the production classifier on a GPU (runs on the CPU too)")
+    parser.add_argument("--model", default=None, help="model folder (default: the promoted model)")
+    parser.add_argument("--n", type=int, default=20_000, help="turns to label (classifier, gpu)")
+    parser.add_argument("--precisions", default="fp32,bf16,int8", help="comma-separated precisions (classifier)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the transformers.pipeline() baseline")
+    parser.add_argument("--sizes", default="500,2000", help="comma-separated calls per day (e2e)")
+    parser.add_argument("--precision", default="fp32", help="precision for e2e; for gpu fp16 unless bf16 is given")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
+    return parser
 
-    parser = argparse.ArgumentParser(prog="callscore bench")
-    parser.add_argument("which", choices=["classifier", "e2e", "gpu"])
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--n", type=int, default=20_000)
-    parser.add_argument("--precisions", default="fp32,bf16,int8")
-    parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--sizes", default="500,2000")
-    parser.add_argument("--precision", default="fp32", help="e2e precision")
-    parser.add_argument("--threads", type=int, default=0)
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     from pipeline.settings import Settings
 
     model = args.model or Settings.load().model
@@ -194,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = f"callscore bench classifier --n {args.n} --precisions {args.precisions}"
     elif args.which == "gpu":
         result = bench_gpu(model, n=args.n, precision=args.precision if args.precision != "fp32" else "fp16")
-        cols = ["device", "precision", "turns", "batch_size", "tokenizer_threads", "seconds", "turns_per_s",
+        cols = ["device", "precision", "turns", "batch_size", "prefetch_threads", "seconds", "turns_per_s",
                 "forward_share"]
         cmd = f"callscore bench gpu --n {args.n}"
     else:

@@ -1,4 +1,4 @@
-"""The warehouse layout: staging, atomic publish, quarantine and SQL over the tables.
+"""The warehouse layout: table URLs, staging, the sorted merge, atomic publish and quarantine.
 
 ```
 <warehouse>/<table>/date=D/part-0.parquet       published, what analysts read
@@ -22,14 +22,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import storage
-from pipeline.tables import SCHEMAS, SORT_KEYS
+from pipeline.schemas import SCHEMAS, SORT_KEYS, TABLES
+from pipeline.warehouse import storage
 
 log = logging.getLogger(__name__)
 
-TABLES = ("utterances", "calls", "scorecards")
 ROW_GROUP_ROWS = 128_000
 MERGE_BATCH_ROWS = 25_000  # rows per merge/validation batch: bounds memory whatever the day's size
+
+
+def check_warehouse(warehouse: str, storage_options: Any = None) -> None:
+    """Refuse a warehouse URL that cannot hold tables, before a run does any work."""
+    fs, root = storage.filesystem(warehouse, storage_options)
+    if fs.isfile(root):
+        raise ValueError(f"warehouse {warehouse} is a file, not a folder (setting warehouse, CALLSCORE_WAREHOUSE "
+                         "or --warehouse)")
 
 
 def partition_url(warehouse: str, table: str, day: str) -> str:
@@ -183,24 +190,3 @@ def quarantine_failed_validation(warehouse: str, run_id: str, day: str, result: 
             fs.copy(src, dst)
     storage.write_json(storage.join(target, "gx_result.json"), result, storage_options)
     return target
-
-
-def query(warehouse: str, sql: str, storage_options: Any = None) -> pd.DataFrame:
-    """Run SQL with DuckDB over all partitions; ``utterances``, ``calls``, ``scorecards`` are views."""
-    import duckdb
-
-    con = duckdb.connect()
-    fs, root = storage.filesystem(warehouse, storage_options)
-    prefix = root
-    if not storage.is_local(fs):
-        con.register_filesystem(fs)
-        prefix = f"{fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol}://{root}"
-    for table in TABLES:
-        if fs.exists(f"{root}/{table}"):
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{prefix}/{table}/*/*.parquet', "
-                        "hive_partitioning = true, union_by_name = true)")
-    return con.execute(sql).fetchdf()
-
-
-def day_tables_exist(warehouse: str, day: str, storage_options: Any = None) -> bool:
-    return all(storage.exists(partition_url(warehouse, t, day), storage_options) for t in TABLES)

@@ -19,10 +19,10 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Bert
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from pipeline import LABELS
+from pipeline.model import META_FILE
 
 log = logging.getLogger(__name__)
 
-META_FILE = "callscore.json"
 CONTEXT_WORDS = 32
 
 

@@ -31,7 +31,7 @@ def write_model_card(out: Path, meta: dict, metrics: dict) -> None:
         "",
         "Labels each sales-rep turn of a B2B sales call as one of "
         + ", ".join(f"`{x}`" for x in LABELS)
-        + ", as defined in the labeling guide (`shared/labeling-guide.md`), with the precedence "
+        + ", as defined in the labeling guide (`docs/labeling-guide.md`), with the precedence "
         "trust_commitment > knowledge_probing > rapport > other.",
         "",
         "## Model",

