@@ -40,7 +40,8 @@ airflow-db: venv
 
 ## airflow: start Airflow (scheduler, dag-processor, api-server, triggerer) on 127.0.0.1 in the background,
 ## in its own process group, with the DAGs unpaused; `make airflow-stop` stops the whole group
-AIRFLOW_PID := $(AIRFLOW_HOME)/standalone.pid
+AIRFLOW_PID = $(AIRFLOW_HOME)/standalone.pid
+AIRFLOW_PORT ?= 8080
 AIRFLOW_PARALLELISM ?= $(shell echo $$(( $$(nproc) * 2 )))
 airflow: venv model sample airflow-db
 	@if [ -f $(AIRFLOW_PID) ] && kill -0 $$(cat $(AIRFLOW_PID)) 2>/dev/null; then \
@@ -48,14 +49,16 @@ airflow: venv model sample airflow-db
 	@$(BIN)/airflow dags reserialize > /dev/null 2>&1
 	@$(BIN)/airflow dags unpause callscore_nightly -y > /dev/null
 	@$(BIN)/airflow dags unpause callscore_train -y > /dev/null
-	@AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__CORE__PARALLELISM=$(AIRFLOW_PARALLELISM) \
+	@AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__CORE__PARALLELISM=$(AIRFLOW_PARALLELISM) \
+	  AIRFLOW__API__BASE_URL=http://127.0.0.1:$(AIRFLOW_PORT) \
+	  AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
 	  AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30 PATH=$(CURDIR)/$(BIN):$$PATH \
 	  setsid $(BIN)/airflow standalone > $(AIRFLOW_HOME)/standalone.log 2>&1 < /dev/null & echo $$! > $(AIRFLOW_PID)
 	@for i in $$(seq 1 90); do \
-	  curl -sf http://127.0.0.1:8080/api/v2/monitor/health > /dev/null && break; sleep 2; done; \
-	  curl -sf http://127.0.0.1:8080/api/v2/monitor/health > /dev/null \
+	  curl -sf http://127.0.0.1:$(AIRFLOW_PORT)/api/v2/monitor/health > /dev/null && break; sleep 2; done; \
+	  curl -sf http://127.0.0.1:$(AIRFLOW_PORT)/api/v2/monitor/health > /dev/null \
 	  || { tail -20 $(AIRFLOW_HOME)/standalone.log; echo "Airflow did not come up; see $(AIRFLOW_HOME)/standalone.log"; exit 1; }
-	@echo "Airflow UI and API: http://127.0.0.1:8080  (DAGs unpaused; $(AIRFLOW_PARALLELISM) task slots)"
+	@echo "Airflow UI and API: http://127.0.0.1:$(AIRFLOW_PORT)  (DAGs unpaused; $(AIRFLOW_PARALLELISM) task slots)"
 	@echo "Login: admin / password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
 	@echo "Logs: $(AIRFLOW_HOME)/standalone.log   Stop: make airflow-stop"
 

@@ -71,15 +71,15 @@ def callscore_nightly():
     def plan() -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from pipeline import orchestration, run
+        from pipeline import ConfigError, orchestration, run
 
         ctx = get_current_context()
         try:  # a bad param or setting cannot succeed on retry: fail at once, naming it
             settings, day, run_id = orchestration.plan_inputs(ctx["params"], ctx.get("data_interval_start"),
                                                               ctx["dag_run"].run_after, ctx["run_id"])
-        except orchestration.ConfigError as exc:
+            return run.plan_day(settings, day, run_id)
+        except ConfigError as exc:
             raise AirflowFailException(str(exc)) from exc
-        return run.plan_day(settings, day, run_id)
 
     @task
     def shards(planned: dict) -> list[str]:

@@ -15,3 +15,10 @@ PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 """Inference precisions: ``bf16``/``fp16`` run under autocast (or cast weights on a GPU), ``int8`` is
 dynamic quantization (CPU only). Defined here, not beside torch, so settings and the CLI can check a
 value without importing torch."""
+
+
+class ConfigError(ValueError):
+    """A setting or DAG param is wrong: retrying cannot help, so DAG tasks fail at once without retries.
+
+    The message names the setting (and its environment variable) and the value at fault.
+    """

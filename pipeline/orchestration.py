@@ -10,13 +10,11 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline import ConfigError
 from pipeline.settings import Settings, parse_day
 
 PARAM_KEYS = ("landing", "warehouse", "model", "roster", "shard_size")
 
-
-class ConfigError(ValueError):
-    """A param or setting is wrong: retrying the task cannot help, so the DAG fails it without retries."""
 MODEL_POOL = "callscore_model"
 MODEL_POOL_SLOTS = 2
 
@@ -55,17 +53,15 @@ def staging_run_id(day: str, airflow_run_id: str) -> str:
 
 def plan_inputs(params: dict[str, Any], data_interval_start: datetime | None, run_after: datetime | None,
                 airflow_run_id: str) -> tuple[Settings, str, str]:
-    """Settings, partition day and staging run id of a DAG run, every setting checked before any work.
+    """Settings, partition day and staging run id of a DAG run.
 
     Raises:
-        ConfigError: a bad ``day`` param or setting, with the message naming it.
+        ConfigError: a bad ``day`` param or setting, with the message naming it (``run.plan_day``
+            checks the rest of the settings before it reads anything, with the same error).
     """
-    from pipeline.run import preflight
-
+    day = partition_day(params, data_interval_start, run_after)
     try:
-        day = partition_day(params, data_interval_start, run_after)
         settings = settings_from_params(params)
-        preflight(settings)
-    except (ValueError, FileNotFoundError) as exc:
+    except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     return settings, day, staging_run_id(day, airflow_run_id)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline import ConfigError
 from pipeline.model import META_FILE
 from pipeline.schemas import TABLES
 from pipeline.scoring.metrics import (
@@ -116,9 +117,9 @@ def load_roster(url: str, storage_options: str | dict | None = None) -> Roster |
     try:
         return parse_roster(storage.read_text(url, storage_options))
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"roster {url} does not exist (setting roster, CALLSCORE_ROSTER or --roster)") from exc
+        raise ConfigError(f"roster {url} does not exist (setting roster, CALLSCORE_ROSTER or --roster)") from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"roster {url}: {exc}") from exc
+        raise ConfigError(f"roster {url}: {exc}") from exc
 
 
 def load_scoring(path: str) -> ScoringConfig:
@@ -129,26 +130,35 @@ def load_scoring(path: str) -> ScoringConfig:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{where} does not exist") from exc
+        raise ConfigError(f"{where} does not exist") from exc
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{where} is not JSON: {exc}") from exc
+        raise ConfigError(f"{where} is not JSON: {exc}") from exc
     try:
         return ScoringConfig.from_dict(data)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: {exc}") from exc
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def preflight(settings: Settings) -> Roster | None:
     """Check every setting that can be checked cheaply, before a run reads a single transcript.
 
     A wrong setting found after ingesting and classifying a whole day wastes the night;
-    each check here names the setting and the value at fault. Returns the parsed roster.
+    each check here names the setting and the value at fault.
+
+    Returns:
+        The parsed roster (None without one).
+
+    Raises:
+        ConfigError: the first wrong setting.
     """
     load_scoring(settings.scoring)
-    layout.check_warehouse(settings.warehouse, settings.storage_options)
-    if not Path(settings.model, META_FILE).is_file() and "://" not in settings.model:
-        raise FileNotFoundError(f"model {settings.model} is not a callscore model folder (no {META_FILE}; setting "
-                                "model, CALLSCORE_MODEL or --model); train one with `make model`")
+    try:
+        layout.check_warehouse(settings.warehouse, settings.storage_options)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if not Path(settings.model, META_FILE).is_file():
+        raise ConfigError(f"model {settings.model} is not a callscore model folder (no {META_FILE}; setting "
+                          "model, CALLSCORE_MODEL or --model); train one with `make model`")
     return load_roster(settings.roster, settings.storage_options)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any
 
-from pipeline import PRECISIONS
+from pipeline import PRECISIONS, ConfigError
 from pipeline.paths import ARTIFACTS_DIR, DEFAULT_VAR
 
 
@@ -22,16 +22,16 @@ def parse_day(value: str | date) -> str:
     """Normalise a partition day to ``YYYY-MM-DD``, saying what is wrong with a bad one.
 
     Raises:
-        ValueError: not in ``YYYY-MM-DD`` form, or in that form but not a calendar date
+        ConfigError: not in ``YYYY-MM-DD`` form, or in that form but not a calendar date
             (``2026-13-45``): the two are told apart so the message points at the real mistake.
     """
     text = value.isoformat() if isinstance(value, date) else str(value).strip()
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(f"day must be YYYY-MM-DD, got {value!r}")
+        raise ConfigError(f"day must be YYYY-MM-DD, got {value!r}")
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError as exc:
-        raise ValueError(f"day {text} is YYYY-MM-DD but not a calendar date ({exc})") from exc
+        raise ConfigError(f"day {text} is YYYY-MM-DD but not a calendar date ({exc})") from exc
 
 
 @dataclass(frozen=True)

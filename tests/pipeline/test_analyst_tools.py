@@ -122,7 +122,7 @@ def test_readme_python_snippets_run_as_written(warehouse, tmp_path, monkeypatch)
     os.symlink(warehouse, tmp_path / "var" / "warehouse")
     monkeypatch.chdir(tmp_path)  # the snippets read var/warehouse, as after `make run`
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - our own README, run as documented
+        exec(compile(block, "README.md", "exec"), {})
 
 
 def test_summary_counts_are_integers_and_tier_ties_break_the_same_way_every_time(tmp_path):

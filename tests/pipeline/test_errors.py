@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from pipeline import run
-from pipeline.orchestration import ConfigError, plan_inputs
+from pipeline import ConfigError, run
+from pipeline.orchestration import plan_inputs
 from pipeline.settings import Settings, parse_day
 from pipeline.warehouse import storage
 from pipeline.warehouse.query import QueryError, query
@@ -59,19 +59,19 @@ def test_cli_bad_date_is_one_line_and_exit_2(tmp_path):
 
 def test_a_warehouse_that_is_a_file_is_refused_first(cheap, tmp_path, no_ingestion):
     (tmp_path / "wh-file").write_text("not a folder")
-    with pytest.raises(ValueError, match=r"warehouse .*wh-file is a file, not a folder"):
+    with pytest.raises(ConfigError, match=r"warehouse .*wh-file is a file, not a folder"):
         run.run_day(cheap.with_(warehouse=str(tmp_path / "wh-file")), DAY)
 
 
 def test_a_missing_roster_names_the_roster_and_its_path(cheap, tmp_path, no_ingestion):
-    with pytest.raises(FileNotFoundError, match=r"roster .*nope\.csv does not exist .*CALLSCORE_ROSTER"):
+    with pytest.raises(ConfigError, match=r"roster .*nope\.csv does not exist .*CALLSCORE_ROSTER"):
         run.run_day(cheap.with_(roster=str(tmp_path / "nope.csv")), DAY)
 
 
 def test_a_roster_missing_a_column_names_the_roster_and_the_column(cheap, tmp_path, no_ingestion):
     roster = tmp_path / "roster.csv"
     roster.write_text("rep_id,name\nrep_01,Dana\n")
-    with pytest.raises(ValueError, match=r"roster .*roster\.csv: roster is missing columns \['email'\]"):
+    with pytest.raises(ConfigError, match=r"roster .*roster\.csv: roster is missing columns \['email'\]"):
         run.run_day(cheap.with_(roster=str(roster)), DAY)
 
 
@@ -86,26 +86,28 @@ def test_a_bad_scoring_file_is_refused_before_ingestion_naming_the_file(cheap, t
                                                                           problem):
     path = tmp_path / "scoring.json"
     path.write_text(content)
-    with pytest.raises(ValueError, match=rf"scoring config .*scoring\.json \(setting scoring, CALLSCORE_SCORING\).*"
+    with pytest.raises(ConfigError, match=rf"scoring config .*scoring\.json \(setting scoring, CALLSCORE_SCORING\).*"
                                          rf"{problem}"):
         run.run_day(cheap.with_(scoring=str(path)), DAY)
 
 
 def test_a_missing_model_is_refused_before_ingestion(cheap, tmp_path, no_ingestion):
-    with pytest.raises(FileNotFoundError, match=r"model .*no-model is not a callscore model folder"):
+    with pytest.raises(ConfigError, match=r"model .*no-model is not a callscore model folder"):
         run.run_day(cheap.with_(model=str(tmp_path / "no-model")), DAY)
 
 
-def test_dag_inputs_turn_bad_settings_into_a_config_error(cheap, monkeypatch, tmp_path):
+def test_dag_inputs_turn_bad_params_and_settings_into_a_config_error(cheap, monkeypatch, tmp_path):
     monkeypatch.setenv("CALLSCORE_MODEL", cheap.model)
     monkeypatch.setenv("CALLSCORE_WAREHOUSE", cheap.warehouse)
     settings, day, run_id = plan_inputs({"day": DAY}, None, None, "manual__1")
     assert (day, settings.warehouse) == (DAY, cheap.warehouse) and run_id.startswith(DAY)
     with pytest.raises(ConfigError, match="not a calendar date"):
         plan_inputs({"day": "2026-02-30"}, None, None, "manual__1")
+    with pytest.raises(ConfigError, match="shard_size must be >= 1"):
+        plan_inputs({"day": DAY, "shard_size": -3}, None, None, "manual__1")
     monkeypatch.setenv("CALLSCORE_SCORING", str(tmp_path / "missing.json"))
     with pytest.raises(ConfigError, match=r"missing\.json .*does not exist"):
-        plan_inputs({"day": DAY}, None, None, "manual__1")
+        run.plan_day(plan_inputs({"day": DAY}, None, None, "manual__1")[0], DAY, "r1")
 
 
 def test_query_on_a_warehouse_without_tables_says_which_warehouse_and_tables(tmp_path):

@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 
 # room -> the pipeline rooms it may import (its own room is always allowed)
 ALLOWED: dict[str, set[str]] = {
-    "root": set(),  # pipeline/__init__.py: LABELS, PRECISIONS
+    "root": set(),  # pipeline/__init__.py: LABELS, PRECISIONS, ConfigError
     "paths": set(),
     "settings": {"root", "paths"},
     "schemas": {"root", "transcripts"},
@@ -61,8 +61,9 @@ def imports_of(source: str, module: str) -> list[str]:
                 anchor = module.split(".")[: -node.level]
                 base = ".".join([*anchor, base] if base else anchor)
             found.append(base)
-            # ``from pipeline import run`` imports the module pipeline.run
-            found += [f"{base}.{alias.name}" for alias in node.names if base == "pipeline"]
+            # ``from pipeline import run`` imports the module pipeline.run (``LABELS`` is a name, not a module)
+            found += [f"{base}.{alias.name}" for alias in node.names if base == "pipeline"
+                      and ((PACKAGE / alias.name).is_dir() or (PACKAGE / f"{alias.name}.py").is_file())]
     return found
 
 
@@ -76,8 +77,6 @@ def violations(source: str, module: str) -> list[str]:
             out.append(f"{module} imports Airflow ({imported})")
         elif top == "pipeline":
             target = room_of(imported)
-            if imported in ("pipeline.LABELS", "pipeline.PRECISIONS"):
-                target = "root"
             if target != room and target not in ALLOWED[room]:
                 out.append(f"{module} ({room}) imports {imported} ({target})")
         elif room not in STORAGE_ALLOWED and any(imported == lib or imported.startswith(lib + ".")
@@ -117,7 +116,7 @@ def test_production_code_never_imports_devtools():
 @pytest.mark.parametrize(("module", "source", "expected"), [
     ("pipeline.scoring.metrics", "from pipeline.warehouse import storage", "imports pipeline.warehouse (warehouse)"),
     ("pipeline.scoring.metrics", "from pipeline import warehouse", "imports pipeline.warehouse"),
-    ("pipeline.model.train", "def f():\n    from pipeline.scoring import metrics", "imports pipeline.scoring (scoring)"),
+    ("pipeline.model.train", "def f():\n    from pipeline.scoring import metrics", "imports pipeline.scoring"),
     ("pipeline.transcripts.ingest", "import fsspec", "storage library fsspec"),
     ("pipeline.model.classify", "import pyarrow.parquet as pq", "storage library pyarrow.parquet"),
     ("pipeline.run", "from airflow.sdk import task", "imports Airflow"),

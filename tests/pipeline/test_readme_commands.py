@@ -133,3 +133,16 @@ def test_readme_command_parses(tokens):
 def test_a_drifted_command_is_caught(line, problem):
     [tokens] = readme_commands(f"```bash\n{line}\n```\n")
     assert problem in (dry_run(tokens) or "")
+
+
+@pytest.mark.parametrize("argv", [["bench", "--help"], ["bench", "e2e", "--help"], ["train", "--help"]])
+def test_help_works_for_every_command(argv):
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", *argv], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("usage: callscore"), out.stderr
+
+
+def test_every_bench_flag_says_what_it_does():
+    from pipeline.devtools.bench import build_parser
+
+    undocumented = [a.dest for a in build_parser()._actions if not a.help]
+    assert undocumented == []
