@@ -67,9 +67,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.model import corpus, evaluate
 
     path = Path(args.data)
-    with path.open() as fh:
-        first = json.loads(fh.readline())
-    data = corpus.load_conversations(path) if "turns" in first else corpus.load_turns([path])
+    if path.is_dir():  # the external set: committed gold labels + locally rebuilt texts
+        data = corpus.load_external(path)
+    else:
+        with path.open() as fh:
+            first = json.loads(fh.readline())
+        data = corpus.load_conversations(path) if "turns" in first else corpus.load_turns([path])
     train = corpus.load_turns(corpus.train_files()) if not args.no_baselines else None
     result = evaluate.evaluate_model(args.model or Settings.load().model, data, train=train,
                                      precision=args.precision)
@@ -172,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model on labelled JSONL, with baselines")
     p.add_argument("--model", help="model folder")
-    p.add_argument("--data", required=True, help="JSONL of turns or of conversations")
+    p.add_argument("--data", required=True,
+                   help="JSONL of turns or of conversations, or the external set's folder (models/corpus/external)")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument("--no-baselines", action="store_true")
     p.set_defaults(func=cmd_evaluate)

@@ -22,6 +22,12 @@ def _confusion(scores: dict) -> str:
     return "\n".join(rows)
 
 
+def _slices(scores: dict) -> str:
+    parts = [f"{name.replace('_', ' ')}: macro-F1 {v['macro_f1']:.3f} on {v['n']} turns"
+             for name, v in scores.get("slices", {}).items()]
+    return ("Slices: " + "; ".join(parts) + ".") if parts else ""
+
+
 def write_model_card(out: Path, meta: dict, metrics: dict) -> None:
     """Write the card from the folder's metadata and metrics (no hand-edited numbers)."""
     test = metrics.get("test")
@@ -62,7 +68,8 @@ def write_model_card(out: Path, meta: dict, metrics: dict) -> None:
     if test:
         base = test.get("baselines", {})
         parts += ["", f"## Held-out test (macro-F1 {test['macro_f1']:.3f}, accuracy {test['accuracy']:.3f})",
-                  _table(test), "", "Confusion matrix (rows true, columns predicted):", "", _confusion(test), "",
+                  _table(test), "", _slices(test), "", "Confusion matrix (rows true, columns predicted):", "",
+                  _confusion(test), "",
                   "Baselines trained on the same training data: " + ", ".join(
                       f"{name} macro-F1 {b['macro_f1']:.3f}" for name, b in base.items())]
     (out / "MODEL_CARD.md").write_text("\n".join(parts) + "\n")

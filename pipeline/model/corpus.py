@@ -21,6 +21,8 @@ from pipeline.paths import CORPUS_DIR
 
 TRAIN_GLOB = "train/*.jsonl"
 TEST_CONVERSATIONS = "test/conversations.jsonl"
+EXTERNAL = "external"
+"""Transcripts nobody here wrote, for evaluation only: gold labels committed, texts rebuilt locally."""
 
 
 def _lines(path: Path) -> Iterable[tuple[int, dict]]:
@@ -69,6 +71,29 @@ def load_conversations(path: Path) -> pd.DataFrame:
                 previous = turn.get("text") or ""
     if not rows:
         raise ValueError(f"{path}: no rep turns")
+    return pd.DataFrame(rows)
+
+
+def load_external(folder: Path = CORPUS_DIR / EXTERNAL) -> pd.DataFrame:
+    """The external evaluation set: the rebuilt texts (``turns.jsonl``) joined with the committed gold labels.
+
+    The texts are third-party and stay out of git; ``extract.py`` in the folder rebuilds them (see its
+    README). Every gold id must have a text, so a partial rebuild cannot pass for the whole set.
+    Never train or tune on these turns.
+    """
+    turns_path, gold_path = folder / "turns.jsonl", folder / "gold.jsonl"
+    if not turns_path.is_file():
+        raise FileNotFoundError(f"{turns_path} is missing: rebuild the texts with {folder / 'extract.py'} "
+                                f"(see {folder / 'README.md'})")
+    gold = {row["id"]: row["label"] for _, row in _lines(gold_path)}
+    texts = {row["id"]: row for _, row in _lines(turns_path)}
+    missing = sorted(set(gold) - set(texts))
+    if missing:
+        raise ValueError(f"{turns_path}: {len(missing)} gold turns have no text (first {missing[:3]}); rebuild it")
+    rows = [_check(turns_path, n, {"text": texts[i]["text"], "label": label, "context": texts[i].get("context"),
+                                   "id": i, "source": texts[i].get("source_id"), "conversation_id": texts[i].get(
+                                       "call_id")})
+            for n, (i, label) in enumerate(gold.items(), start=1)]
     return pd.DataFrame(rows)
 
 

@@ -62,10 +62,38 @@ def evaluate_model(model_dir: str | Path, data: pd.DataFrame, train: pd.DataFram
     clf = Classifier(model_dir, precision=precision, threads=threads)
     preds = clf.predict(data["text"].tolist(), data["context"].tolist())
     result = {"model_version": clf.version, "precision": precision, **scores(data["label"].tolist(), preds.labels),
-              "turns_per_s": round(len(data) / max(preds.seconds, 1e-9), 1)}
+              "slices": slices(data, preds.labels), "turns_per_s": round(len(data) / max(preds.seconds, 1e-9), 1)}
     if train is not None:
         result["baselines"] = baselines(train, data)
     return result
+
+
+LONG_TURN_WORDS = 40
+"""Turns longer than this are the "long" slice: real demo and pitch turns, where labels go wrong most."""
+
+
+def slices(data: pd.DataFrame, predicted: Sequence[str]) -> dict[str, dict]:
+    """Macro-F1 and accuracy on the slices where errors concentrate: long turns and speech-recognition text.
+
+    A turn is ASR-style when its ``style`` says so (``asr``, ``asr-augmented``) or, without a style,
+    when it has no capital letter and no sentence punctuation. Per-label scores are in ``scores``.
+    Empty slices are left out.
+    """
+    if len(data) != len(predicted):
+        raise ValueError(f"{len(data)} turns but {len(predicted)} predictions")
+    words = data["text"].str.split().str.len()
+    if "style" in data.columns:
+        asr = data["style"].fillna("").str.startswith("asr")
+    else:
+        asr = ~data["text"].str.contains(r"[A-Z.?!,]", regex=True)
+    predicted = np.asarray(predicted, dtype=object)
+    out = {}
+    for name, mask in ((f"over_{LONG_TURN_WORDS}_words", words > LONG_TURN_WORDS), ("asr_style", asr)):
+        mask = mask.to_numpy()
+        if mask.any():
+            s = scores(data.loc[mask, "label"].tolist(), predicted[mask].tolist())
+            out[name] = {"n": s["n"], "macro_f1": s["macro_f1"], "accuracy": s["accuracy"]}
+    return out
 
 
 def errors(data: pd.DataFrame, predicted: Sequence[str], limit: int = 30) -> list[dict]:
