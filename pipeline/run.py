@@ -47,11 +47,6 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def check_day(day: str | date) -> str:
-    """Normalise and check a partition day (``YYYY-MM-DD`` and a calendar date)."""
-    return parse_day(day)
-
-
 def new_run_id(day: str) -> str:
     return f"{day}_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
 
@@ -71,7 +66,7 @@ def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
 
     Calls stream into shards of ``shard_size`` calls, so memory holds one shard at a time.
     """
-    day = check_day(day)
+    day = parse_day(day)
     opts = settings.storage_options
     roster = preflight(settings)
     reset_staging(settings, run_id)
@@ -290,7 +285,7 @@ def publish_day(settings: Settings, day: str, run_id: str, plan: dict[str, Any] 
 def run_day(settings: Settings, day: str | date, run_id: str | None = None) -> dict[str, Any]:
     """Plan, classify every shard, build, validate and publish one day in this process."""
     started = time.perf_counter()
-    day = check_day(day)
+    day = parse_day(day)
     run_id = run_id or new_run_id(day)
     plan = plan_day(settings, day, run_id)
     shard_results = [classify_shard(settings, run_id, url) for url in plan["shards"]]
