@@ -82,7 +82,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,distributed]'
 	@touch $@
 
-## model: train and promote the default classifier unless one exists (about 6 minutes on 2 idle cores)
+## model: train and promote the default classifier unless one exists (about 10 minutes on 2 idle cores)
 model: venv
 	@test -f $(MODEL)/callscore.json || $(BIN)/callscore train --promote
 

@@ -2,8 +2,11 @@
 # callscore train
 
 Manual trigger. Fine-tunes the utterance classifier on `models/corpus/train/`,
-evaluates it on the held-out conversations (`models/corpus/test/`), and promotes it
-to be the model nightly runs use **only if its held-out macro-F1 does not drop**.
+measures it (validation split, held-out conversations in `models/corpus/test/`, the external
+set where its texts are rebuilt), and promotes it to be the model nightly runs use **only if its
+macro-F1 on the validation split does not drop** against the current model, both scored on the
+same validation turns at the precision each would be served with. The held-out test is never
+used to choose.
 The previous model folder is kept, so rolling back is promoting it again
 (`callscore train` writes folders under `models/artifacts/<version>/`; `current`
 points at the promoted one).
@@ -29,7 +32,6 @@ from airflow.sdk import Param, dag, task
     tags=["callscore", "training"],
     default_args={"owner": "callscore", "retries": 1, "retry_delay": timedelta(minutes=1)},
     params={
-        "head": Param("mean", enum=["mean", "cls"], description="classification head"),
         "use_context": Param(False, type="boolean", description="pair each turn with the customer turn before"),
         "epochs": Param(3, type="integer", minimum=1, maximum=20),
         "seed": Param(13, type="integer"),
@@ -40,8 +42,7 @@ def callscore_train():
     def train(params: dict | None = None) -> str:
         from pipeline.model.train import TrainConfig, train
 
-        cfg = TrainConfig(head=params["head"], use_context=params["use_context"], epochs=params["epochs"],
-                          seed=params["seed"])
+        cfg = TrainConfig(use_context=params["use_context"], epochs=params["epochs"], seed=params["seed"])
         return str(train(cfg))
 
     @task

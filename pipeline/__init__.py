@@ -17,6 +17,14 @@ dynamic quantization (CPU only). Defined here, not beside torch, so settings and
 value without importing torch."""
 
 
+AUTO = "auto"
+"""The default precision setting: chosen per machine at start-up from the model's measured quality and
+the CPU's bf16 units (``pipeline.model.classify.choose_precision``)."""
+
+PRECEDENCE: tuple[str, ...] = ("trust_commitment", "knowledge_probing", "rapport", "other")
+"""The labeling guide's rule for a turn that does several things: the first of these it does wins."""
+
+
 class ConfigError(ValueError):
     """A setting or DAG param is wrong: retrying cannot help, so DAG tasks fail at once without retries.
 

@@ -14,7 +14,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from pipeline import PRECISIONS
+from pipeline import AUTO, PRECISIONS
 from pipeline.settings import Settings
 
 log = logging.getLogger("callscore")
@@ -52,7 +52,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from pipeline.model.train import TrainConfig, promote, train
 
-    cfg = TrainConfig(head=args.head, use_context=args.context, epochs=args.epochs, seed=args.seed,
+    cfg = TrainConfig(use_context=args.context, epochs=args.epochs, seed=args.seed,
                       threads=args.threads or 0, limit=args.limit)
     out = train(cfg, args.out)
     if args.promote:
@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--shard-size", dest="shard_size", type=int, help="calls per shard")
         p.add_argument("--threads", type=int, help="torch threads (0 = all cores)")
         p.add_argument("--batch-size", dest="batch_size", type=int, help="turns per forward pass")
-        p.add_argument("--precision", choices=PRECISIONS, help="inference precision (int8: CPU only)")
+        p.add_argument("--precision", choices=(AUTO, *PRECISIONS),
+                       help="inference precision (env CALLSCORE_PRECISION; default auto: chosen per machine)")
         return p
 
     p = sub.add_parser("sample", help="write synthetic calls into a landing zone")
@@ -163,7 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="fine-tune the classifier on models/corpus")
     p.add_argument("--out", help="model folder (default models/artifacts/<version>)")
-    p.add_argument("--head", choices=["mean", "cls"], default="mean")
     p.add_argument("--context", action=argparse.BooleanOptionalAction, default=False,
                    help="pair each turn with the customer turn before it (default: --no-context, the measured best)")
     p.add_argument("--epochs", type=int, default=3)
@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model folder")
     p.add_argument("--data", required=True,
                    help="JSONL of turns or of conversations, or the external set's folder (models/corpus/external)")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    p.add_argument("--precision", choices=(AUTO, *PRECISIONS), default=AUTO,
+                   help="default auto: the precision this machine serves nightly runs with")
     p.add_argument("--no-baselines", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

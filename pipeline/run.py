@@ -185,7 +185,8 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str) -> dict[str,
              len(calls), len(turns), n_rep, seconds, n_rep / max(seconds, 1e-9), 100 * preds.seconds / seconds)
     return {"shard": name, "calls": len(calls), "turns": len(turns), "rep_turns": n_rep,
             "seconds": round(seconds, 2), "model_seconds": round(preds.seconds, 2),
-            "forward_seconds": round(preds.forward_seconds, 3), "model_version": clf.version}
+            "forward_seconds": round(preds.forward_seconds, 3), "model_version": clf.version,
+            "precision": clf.precision, "precision_reason": clf.precision_reason}
 
 
 def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int | None = None) -> dict[str, Any]:

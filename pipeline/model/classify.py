@@ -10,8 +10,10 @@ AVX-512 BF16 units; on a GPU the weights are cast to fp16/bf16 outright.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline import LABELS, PRECISIONS
+from pipeline import AUTO, LABELS, PRECEDENCE, PRECISIONS
 from pipeline.model import modeling
 
 log = logging.getLogger(__name__)
@@ -53,8 +55,11 @@ def pick_device(device: str | None = None) -> torch.device:
 
 def infer(model: torch.nn.Module, tokenizer: Any, enc: dict[str, list], *, batch_size: int,
           device: torch.device, autocast: contextlib.AbstractContextManager | None = None,
-          prefetch: int = 0) -> tuple[np.ndarray, float]:
+          prefetch: int = 0, temperature: float = 1.0) -> tuple[np.ndarray, float]:
     """Softmax probabilities for already-tokenized turns, and the seconds spent in forward passes.
+
+    ``temperature`` divides the logits first (calibration fitted on the dev split); it never
+    changes which label wins.
 
     Turns run in length-sorted batches so each is padded only to its own longest
     turn. With ``prefetch`` > 0, that many CPU threads pad upcoming batches (into
@@ -90,7 +95,7 @@ def infer(model: torch.nn.Module, tokenizer: Any, enc: dict[str, list], *, batch
             if device.type == "cuda":
                 torch.cuda.synchronize()
             forward += time.perf_counter() - tick
-            probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+            probs[idx] = torch.softmax(logits / temperature, dim=-1).cpu().numpy()
     return probs, forward
 
 
@@ -105,6 +110,105 @@ def _bounded(pool: ThreadPoolExecutor, fn: Callable, items: Sequence, ahead: int
         yield pending.popleft().result()
 
 
+QUALITY_BOUND = 0.01
+"""The most macro-F1 a reduced precision may lose against fp32 on any evaluation set to be served."""
+
+_CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags (empty where /proc/cpuinfo is missing, e.g. macOS)."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def eligible_precisions(quality: dict | None) -> set[str]:
+    """Precisions whose recorded macro-F1 is within ``QUALITY_BOUND`` of fp32 on every set measured.
+
+    ``quality`` is the ``precision_check`` block of a folder's ``metrics.json``: per precision, the
+    macro-F1 on each evaluation set. int8 must also have been measured on the external set (text
+    nobody here wrote, where it lost most): without that measurement it is not served by default.
+    """
+    if not quality or "fp32" not in quality:
+        return {"fp32"}
+    out = {"fp32"}
+    for precision, sets in quality.items():
+        if precision == "fp32" or not sets:
+            continue
+        if precision == "int8" and "external" not in sets:
+            continue
+        if all(sets[name] >= quality["fp32"].get(name, 0.0) - QUALITY_BOUND for name in sets):
+            out.add(precision)
+    return out
+
+
+def choose_precision(quality: dict | None, device: torch.device, flags: set[str] | None = None) -> tuple[str, str]:
+    """The default precision for this machine, and why: quality first, then speed.
+
+    On a CPU: bf16 when the CPU has bf16 units (AVX-512 BF16 or AMX; emulated bf16 is slower than
+    fp32) and bf16 met the bound; else int8 when it met the bound on every set, the external one
+    included; else fp32. On a GPU: bf16 when supported and within the bound, else fp32.
+    """
+    ok = eligible_precisions(quality)
+    if device.type == "cuda":
+        if "bf16" in ok and torch.cuda.is_bf16_supported():
+            return "bf16", "GPU supports bf16 and bf16 is within the quality bound"
+        return "fp32", "bf16 not supported or not within the quality bound on this model"
+    flags = cpu_flags() if flags is None else flags
+    hw = sorted(flags & set(_CPU_BF16_FLAGS))
+    if hw and "bf16" in ok:
+        return "bf16", f"CPU has {'/'.join(hw)} and bf16 is within {QUALITY_BOUND} macro-F1 of fp32"
+    if "int8" in ok:
+        return "int8", f"no bf16 units; int8 is within {QUALITY_BOUND} macro-F1 of fp32 on every set"
+    reason = "no bf16 units on this CPU" if not hw else "bf16 exceeds the quality bound on this model"
+    return "fp32", reason + "; int8 not shown to be within the bound on every set"
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def split_windows(text: str, max_words: int) -> list[str]:
+    """Cut a long turn into consecutive pieces of at most ``max_words`` words, at sentence ends if any.
+
+    Sentences are packed greedily; a sentence (or unpunctuated speech-recognition run) longer than
+    ``max_words`` is cut into ``max_words``-word pieces.
+    """
+    if max_words < 1:
+        raise ValueError("max_words must be >= 1")
+    pieces: list[list[str]] = [[]]
+    for sentence in _SENTENCE_END.split(text.strip()):
+        words = sentence.split()
+        while len(words) > max_words:
+            pieces.append(words[:max_words])
+            words = words[max_words:]
+        if len(pieces[-1]) + len(words) > max_words:
+            pieces.append([])
+        pieces[-1].extend(words)
+    return [" ".join(p) for p in pieces if p]
+
+
+def combine_windows(probs: np.ndarray) -> tuple[str, np.ndarray]:
+    """One label for a turn from its pieces' probabilities, by the guide's precedence.
+
+    The turn takes the highest-precedence label that some piece predicts, and the probabilities of
+    the piece most confident in it (so ``p_*`` still sum to one and describe a real input).
+    """
+    winners = probs.argmax(axis=1)
+    for label in PRECEDENCE:
+        k = LABELS.index(label)
+        rows = np.flatnonzero(winners == k)
+        if len(rows):
+            best = rows[probs[rows, k].argmax()]
+            return label, probs[best]
+    raise ValueError("no pieces to combine")
+
+
 class Classifier:
     """A loaded model folder, ready to label turns.
 
@@ -112,7 +216,8 @@ class Classifier:
         model_dir: folder written by ``callscore train``.
         batch_size: turns per forward pass (GPU runs want 512 or more).
         threads: torch intra-op threads; 0 keeps torch's default (all cores).
-        precision: one of ``pipeline.PRECISIONS``; ``int8`` (dynamic quantization) runs on the CPU only.
+        precision: one of ``pipeline.PRECISIONS``; ``int8`` (dynamic quantization) runs on the CPU only;
+            ``auto`` picks one for this machine from the folder's recorded quality (``choose_precision``).
         device: ``cpu``/``cuda``; ``None`` picks CUDA when present.
         prefetch: CPU threads padding batches ahead of the device; ``None`` uses all but one core on a
             GPU and none on the CPU (where the forward pass itself wants every core).
@@ -120,13 +225,17 @@ class Classifier:
 
     def __init__(self, model_dir: str | Path, batch_size: int = 64, threads: int = 0, precision: str = "fp32",
                  device: str | None = None, prefetch: int | None = None):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if precision not in (*PRECISIONS, AUTO):
+            raise ValueError(f"precision must be one of {(*PRECISIONS, AUTO)}, got {precision!r}")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         modeling.set_threads(threads)
         self.device = pick_device(device)
         self.model, self.tokenizer, self.meta = modeling.load(model_dir)
+        self.precision_reason = "requested"
+        if precision == AUTO:
+            precision, self.precision_reason = choose_precision(_quality(model_dir), self.device)
+            log.info("precision %s chosen for this machine: %s", precision, self.precision_reason)
         self.model.to(self.device)
         if precision == "int8":
             if self.device.type != "cpu":
@@ -143,6 +252,8 @@ class Classifier:
         self.precision = precision
         self.use_context = bool(self.meta.get("use_context"))
         self.max_length = int(self.meta.get("max_length", 128))
+        self.temperature = float(self.meta.get("temperature", 1.0))
+        self.window_words = int(self.meta.get("window_words", 0))  # 0: long turns are truncated
         self.version = str(self.meta["version"])
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -151,19 +262,50 @@ class Classifier:
         return torch.autocast(self.device.type, dtype=_HALF_DTYPES[self.precision])
 
     def predict(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> Predictions:
-        """Label every text; ``contexts`` are the customer turns before them (or None)."""
+        """Label every text; ``contexts`` are the customer turns before them (or None).
+
+        When the folder sets ``window_words``, a turn longer than that is labelled in pieces
+        (``split_windows``) combined by the guide's precedence (``combine_windows``); shorter turns,
+        nearly all of them, are one forward pass each, exactly as ``transformers.pipeline`` runs them.
+        """
         if contexts is not None and len(contexts) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(contexts)} contexts")
         start = time.perf_counter()
         n = len(texts)
-        enc = modeling.encode(self.tokenizer, [t or "" for t in texts],
-                              None if contexts is None else [c or "" for c in contexts],
-                              self.use_context, self.max_length) if n else {"input_ids": []}
-        probs, forward = infer(self.model, self.tokenizer, enc, batch_size=self.batch_size, device=self.device,
-                               autocast=self._autocast(), prefetch=self.prefetch)
-        labels = [LABELS[i] for i in probs.argmax(axis=1)] if n else []
+        texts = [t or "" for t in texts]
+        ctx = None if contexts is None else [c or "" for c in contexts]
+        owner = list(range(n))
+        if self.window_words:
+            pieces, owner, pctx = [], [], []
+            for i, text in enumerate(texts):
+                parts = split_windows(text, self.window_words) if len(text.split()) > self.window_words else [text]
+                pieces.extend(parts)
+                owner.extend([i] * len(parts))
+                pctx.extend([ctx[i] if ctx else ""] * len(parts))
+            texts, ctx = pieces, (pctx if contexts is not None else None)
+        enc = modeling.encode(self.tokenizer, texts, ctx, self.use_context, self.max_length) if texts else {
+            "input_ids": []}
+        piece_probs, forward = infer(self.model, self.tokenizer, enc, batch_size=self.batch_size,
+                                     device=self.device, autocast=self._autocast(), prefetch=self.prefetch,
+                                     temperature=self.temperature)
+        if len(texts) == n:
+            probs = piece_probs
+            labels = [LABELS[i] for i in probs.argmax(axis=1)] if n else []
+        else:
+            probs, labels = np.zeros((n, len(LABELS)), dtype=np.float32), [""] * n
+            owner_arr = np.asarray(owner)
+            for i in range(n):
+                labels[i], probs[i] = combine_windows(piece_probs[owner_arr == i])
         seconds = time.perf_counter() - start
         if n:
             log.info("classified %d turns in %.2fs (%.0f turns/s, %s, %s)", n, seconds, n / max(seconds, 1e-9),
                      self.precision, self.device)
         return Predictions(labels=labels, probs=probs, seconds=seconds, forward_seconds=forward)
+
+
+def _quality(model_dir: str | Path) -> dict | None:
+    """The ``precision_check`` a folder's metrics.json recorded at training time (None for old folders)."""
+    path = Path(model_dir) / "metrics.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("precision_check")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import LABELS
+from pipeline import LABELS, PRECEDENCE
 from pipeline.paths import CORPUS_DIR
 
 TRAIN_GLOB = "train/*.jsonl"
@@ -123,6 +123,25 @@ def stratified_split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[p
     return frame.loc[~mask].reset_index(drop=True), frame.loc[mask].reset_index(drop=True)
 
 
+def hash_split(frame: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off about ``fraction`` of the turns as the validation (dev) split, by a hash of each text.
+
+    A turn's side depends only on its own words, not on the rest of the corpus or a seed, so when
+    the corpus grows a validation turn stays a validation turn: the promotion guard can score the
+    current model and a candidate on the same validation turns, neither of which trained on them.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError("fraction must be in (0, 1)")
+    keys = [" ".join(t.lower().split()) for t in frame["text"]]
+    held = np.array([int(hashlib.sha256(k.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction for k in keys])
+    return frame.loc[~held].reset_index(drop=True), frame.loc[held].reset_index(drop=True)
+
+
+def validation_split(corpus_dir: Path = CORPUS_DIR, fraction: float = 0.1) -> pd.DataFrame:
+    """The validation turns of the corpus as it stands: what model selection and promotion score on."""
+    return hash_split(load_turns(train_files(corpus_dir)), fraction)[1]
+
+
 def distribution(frame: pd.DataFrame) -> dict[str, int]:
     counts = frame["label"].value_counts()
     return {label: int(counts.get(label, 0)) for label in LABELS}
@@ -163,9 +182,6 @@ def augment(frame: pd.DataFrame, fraction: float, seed: int, mixed: float = 0.0)
     picked["context"] = [asr_variant(c, rng) if c else c for c in picked["context"]]
     picked["style"] = "asr-augmented"
     return pd.concat([frame, picked], ignore_index=True)
-
-
-PRECEDENCE = ("trust_commitment", "knowledge_probing", "rapport", "other")
 
 
 def mixed_turns(frame: pd.DataFrame, fraction: float, seed: int, max_words: int = 35) -> pd.DataFrame:

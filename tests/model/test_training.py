@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from pipeline.model import corpus
 from pipeline.model.classify import Classifier
@@ -42,7 +43,9 @@ def test_train_writes_a_self_describing_folder_reproducibly(tiny_corpus, tmp_pat
     metrics = json.loads((first / "metrics.json").read_text())
     assert meta["version"] == metrics["version"] == model_version(TINY, corpus.fingerprint(
         corpus.train_files(tiny_corpus)))
-    assert set(metrics["test"]["baselines"]) == {"majority", "tfidf_logreg"}
+    assert set(metrics["test"]["baselines"]) == {"majority", "keyword_rules", "tfidf_logreg"}
+    assert metrics["calibration"]["temperature"] == meta["temperature"]
+    assert meta["head"] == "cls" and set(metrics["precision_check"]) == {"fp32", "bf16", "int8"}
     second = train(TINY, tmp_path / "b", corpus_dir=tiny_corpus)
     texts = ["How do you handle renewals today?", "I'll send it Friday.", "Mm-hmm."]
     a, b = Classifier(first).predict(texts), Classifier(second).predict(texts)
@@ -55,25 +58,34 @@ def test_version_changes_with_config_and_data():
     assert model_version(TINY, "abc") != model_version(TINY, "abd")
 
 
-def test_promotion_keeps_the_better_model(tmp_path):
-    def folder(name: str, f1: float) -> Path:
-        d = tmp_path / name
-        d.mkdir()
-        (d / "metrics.json").write_text(json.dumps({"test": {"macro_f1": f1}}))
-        (d / "callscore.json").write_text("{}")
-        return d
+def test_promotion_compares_on_the_same_validation_turns(model_dir, tmp_path):
+    """The guard scores current and candidate on one validation set at their served precision."""
+    import shutil
 
+    from safetensors.torch import load_file, save_file
+
+    good = tmp_path / "good"
+    shutil.copytree(model_dir, good)
+    broken = tmp_path / "broken"
+    shutil.copytree(good, broken)
+    weights = load_file(str(broken / "model.safetensors"))
+    weights["classifier.bias"] = torch.tensor([0.0, 0.0, 0.0, 50.0])  # always "other"
+    save_file(weights, str(broken / "model.safetensors"), metadata={"format": "pt"})
+    validation = corpus.load_turns(corpus.train_files()).groupby("label").head(5)
     link = tmp_path / "current"
-    assert promote_if_better(folder("v1", 0.80), link)["promoted"]
-    assert not promote_if_better(folder("v2", 0.79), link)["promoted"]
-    assert link.resolve().name == "v1"
-    assert promote_if_better(folder("v3", 0.80), link)["promoted"]
-    assert link.resolve().name == "v3" and (tmp_path / "v1").is_dir()
+    first = promote_if_better(good, link, validation=validation)
+    assert first["promoted"] and first["previous"] is None and first["validation_turns"] == 20
+    second = promote_if_better(broken, link, validation=validation)
+    assert not second["promoted"] and link.resolve().name == "good"
+    assert second["candidate_macro_f1"] < second["previous_macro_f1"]
+    assert second["candidate_precision"] == second["previous_precision"]
+    third = promote_if_better(good, link, validation=validation)
+    assert third["promoted"] and (tmp_path / "broken").is_dir()
 
 
 def test_refusals(tmp_path):
-    with pytest.raises(ValueError, match="head"):
-        TrainConfig(head="max")
+    with pytest.raises(ValueError, match="positive"):
+        TrainConfig(epochs=0)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "hi", "label": "other"}\n{"text": "yo", "label": "smalltalk"}\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:2"):

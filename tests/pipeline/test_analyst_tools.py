@@ -115,12 +115,13 @@ def test_readme_sql_runs_as_written(warehouse):
         query(warehouse, sql)  # raises QueryError naming the problem
 
 
-def test_readme_python_snippets_run_as_written(warehouse, tmp_path, monkeypatch):
+def test_readme_python_snippets_run_as_written(warehouse, model_dir, tmp_path, monkeypatch):
     blocks = _readme_blocks("python")
     assert any("pandas" in b for b in blocks) and any("polars" in b for b in blocks)
     (tmp_path / "var").mkdir()
     os.symlink(warehouse, tmp_path / "var" / "warehouse")
-    monkeypatch.chdir(tmp_path)  # the snippets read var/warehouse, as after `make run`
+    os.symlink(REPO / "models", tmp_path / "models")
+    monkeypatch.chdir(tmp_path)  # the snippets read var/warehouse and models/, as after `make run`
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
 
