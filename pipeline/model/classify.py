@@ -274,13 +274,13 @@ class Classifier:
         n = len(texts)
         texts = [t or "" for t in texts]
         ctx = None if contexts is None else [c or "" for c in contexts]
-        owner = list(range(n))
+        counts = [1] * n  # pieces per turn, in order
         if self.window_words:
-            pieces, owner, pctx = [], [], []
+            pieces, pctx = [], []
             for i, text in enumerate(texts):
                 parts = split_windows(text, self.window_words) if len(text.split()) > self.window_words else [text]
                 pieces.extend(parts)
-                owner.extend([i] * len(parts))
+                counts[i] = len(parts)
                 pctx.extend([ctx[i] if ctx else ""] * len(parts))
             texts, ctx = pieces, (pctx if contexts is not None else None)
         enc = modeling.encode(self.tokenizer, texts, ctx, self.use_context, self.max_length) if texts else {
@@ -292,10 +292,9 @@ class Classifier:
             probs = piece_probs
             labels = [LABELS[i] for i in probs.argmax(axis=1)] if n else []
         else:
-            probs, labels = np.zeros((n, len(LABELS)), dtype=np.float32), [""] * n
-            owner_arr = np.asarray(owner)
-            for i in range(n):
-                labels[i], probs[i] = combine_windows(piece_probs[owner_arr == i])
+            combined = [combine_windows(part) for part in np.split(piece_probs, np.cumsum(counts)[:-1])]
+            labels = [label for label, _ in combined]
+            probs = np.stack([p for _, p in combined]).astype(np.float32)
         seconds = time.perf_counter() - start
         if n:
             log.info("classified %d turns in %.2fs (%.0f turns/s, %s, %s)", n, seconds, n / max(seconds, 1e-9),

@@ -167,7 +167,7 @@ def fit_temperature(probs: np.ndarray, y_true: Sequence[str]) -> float:
     """
     if len(probs) != len(y_true) or not len(y_true):
         raise ValueError("probs and y_true must be non-empty and the same length")
-    logits = np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0))
+    logits = _logits(probs)
     target = np.array([LABELS.index(y) for y in y_true])
 
     def nll(t: float) -> float:
@@ -183,6 +183,11 @@ def fit_temperature(probs: np.ndarray, y_true: Sequence[str]) -> float:
 
 def rescale(probs: np.ndarray, temperature: float) -> np.ndarray:
     """Probabilities as they would be with the logits divided by ``temperature``."""
-    z = np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0)) / temperature
+    z = _logits(probs) / temperature
     z = np.exp(z - z.max(axis=1, keepdims=True))
     return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _logits(probs: np.ndarray) -> np.ndarray:
+    """Logits up to a per-row constant (which softmax ignores), from probabilities."""
+    return np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0))

@@ -191,9 +191,8 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
     external = _external(corpus_dir) if with_test else None
     if external is not None:
         sets["external"] = external
-    meta["window_words"], long_turns = choose_windows(out, sets)
-    _write_meta(out, meta)
-    meta["temperature"], calibration = calibrate(out, sets)
+    meta["window_words"], long_turns, raw_probs = choose_windows(out, sets)
+    meta["temperature"], calibration = calibrate(raw_probs, sets)
     meta["train_seconds"] = round(time.perf_counter() - started, 1)
     _write_meta(out, meta)
     metrics = {"version": version, "corpus": {name: corpus.distribution(df) for name, df in
@@ -226,36 +225,36 @@ WINDOW_CHOICES = (0, 60)
 tokens); 60 labels turns over 60 words in pieces of at most 60 words, combined by precedence."""
 
 
-def choose_windows(out: Path, sets: dict[str, pd.DataFrame]) -> tuple[int, dict]:
+def choose_windows(out: Path, sets: dict[str, pd.DataFrame]) -> tuple[int, dict, dict[str, np.ndarray]]:
     """Pick the long-turn handling by macro-F1 on the validation split's long turns; measure both everywhere.
 
-    Ties keep whole turns (0), the simpler path that ``transformers.pipeline`` reproduces.
+    Ties keep whole turns (0), the simpler path that ``transformers.pipeline`` reproduces. Also returns
+    the uncalibrated fp32 probabilities of every set under the chosen handling, which calibration needs.
     """
     from pipeline.model.classify import Classifier
 
     clf = Classifier(out, precision="fp32")
+    clf.temperature = 1.0
     result: dict[str, dict] = {}
+    probs: dict[int, dict[str, np.ndarray]] = {}
     for words in WINDOW_CHOICES:
         clf.window_words = words
         for name, df in sets.items():
-            labels = clf.predict(df["text"].tolist(), df["context"].tolist()).labels
+            preds = clf.predict(df["text"].tolist(), df["context"].tolist())
+            probs.setdefault(words, {})[name] = preds.probs
             result.setdefault(str(words), {})[name] = {
-                "macro_f1": evaluate.scores(df["label"].tolist(), labels)["macro_f1"],
-                **{k: v["macro_f1"] for k, v in evaluate.slices(df, labels).items() if k.startswith("over_")}}
+                "macro_f1": evaluate.scores(df["label"].tolist(), preds.labels)["macro_f1"],
+                **{k: v["macro_f1"] for k, v in evaluate.slices(df, preds.labels).items() if k.startswith("over_")}}
     long_key = f"over_{evaluate.LONG_TURN_WORDS}_words"
     best = max(WINDOW_CHOICES, key=lambda w: (result[str(w)]["dev"].get(long_key, 0.0), -w))
     log.info("long turns: %s (dev long-turn macro-F1 %s)", f"windows of {best} words" if best else "whole",
              {w: result[str(w)]["dev"].get(long_key) for w in WINDOW_CHOICES})
-    return best, {"chosen_window_words": best, "selected_on": f"dev {long_key}", "by_window_words": result}
+    report = {"chosen_window_words": best, "selected_on": f"dev {long_key}", "by_window_words": result}
+    return best, report, probs[best]
 
 
-def calibrate(out: Path, sets: dict[str, pd.DataFrame]) -> tuple[float, dict]:
-    """Fit temperature scaling on the dev split; report ECE before and after on every set (fp32)."""
-    from pipeline.model.classify import Classifier
-
-    clf = Classifier(out, precision="fp32")
-    clf.temperature = 1.0
-    raw = {name: clf.predict(df["text"].tolist(), df["context"].tolist()).probs for name, df in sets.items()}
+def calibrate(raw: dict[str, np.ndarray], sets: dict[str, pd.DataFrame]) -> tuple[float, dict]:
+    """Fit temperature scaling on the dev split's uncalibrated fp32 probabilities; ECE before and after on every set."""
     temperature = evaluate.fit_temperature(raw["dev"], sets["dev"]["label"].tolist())
     report = {"temperature": temperature, "fitted_on": "dev", "bins": 15}
     for name, df in sets.items():
@@ -275,17 +274,21 @@ def measure(out: Path, sets: dict[str, pd.DataFrame], train_df: pd.DataFrame) ->
     """Macro-F1 of every precision on every set, and full scores at the precision this machine serves.
 
     ``precision_check`` is what ``Classifier(precision="auto")`` reads on any machine to decide
-    which precision may be served there (``classify.choose_precision``).
+    which precision may be served there (``classify.choose_precision``). Each precision runs once per
+    set; the served one's results are reported in full, with baselines on the evaluation sets.
     """
-    from pipeline.model.classify import choose_precision, pick_device
+    from pipeline.model.classify import choose_precision
 
-    check = {p: {name: evaluate.evaluate_model(out, df, precision=p)["macro_f1"] for name, df in sets.items()}
-             for p in MEASURED_PRECISIONS}
-    served, reason = choose_precision(check, pick_device("cpu"))
+    full = {p: {name: evaluate.evaluate_model(out, df, precision=p) for name, df in sets.items()}
+            for p in MEASURED_PRECISIONS}
+    check = {p: {name: r["macro_f1"] for name, r in by_set.items()} for p, by_set in full.items()}
+    served, reason = choose_precision(check, torch.device("cpu"))
     log.info("precision check %s; this machine serves %s (%s)", check, served, reason)
     result: dict = {"precision_check": check, "served_precision": {"precision": served, "reason": reason}}
     for name, df in sets.items():
-        result[name] = evaluate.evaluate_model(out, df, train=train_df if name != "dev" else None, precision=served)
+        result[name] = full[served][name]
+        if name != "dev":
+            result[name]["baselines"] = evaluate.baselines(train_df, df)
     return result
 
 
