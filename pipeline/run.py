@@ -84,7 +84,8 @@ def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
             buffer.clear()
 
     for item in iter_day(source, max_file_bytes=settings.max_file_bytes, max_turn_words=settings.max_turn_words,
-                         roster=roster, stats=stats):
+                         roster=roster, stats=stats, merge_gap_s=settings.merge_gap_s,
+                         max_unknown_share=settings.max_unknown_share):
         if item.call is not None:
             buffer.append(item.call)
             if len(buffer) >= settings.shard_size:
@@ -92,10 +93,10 @@ def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
         else:
             record = {**item.quarantined.to_dict(), "date": day, "run_id": run_id}
             records.append(record)
-            if item.raw is not None:
+            copies = ((item.quarantined.file, item.raw), *item.companions) if item.raw is not None else ()
+            for rel, data in copies:
                 storage.write_bytes_atomic(
-                    layout.staging_url(settings.warehouse, run_id, "quarantine", "files", item.quarantined.file),
-                    item.raw, opts)
+                    layout.staging_url(settings.warehouse, run_id, "quarantine", "files", rel), data, opts)
     flush()
     storage.write_jsonl(layout.staging_url(settings.warehouse, run_id, "quarantine", "records.jsonl"), records, opts)
     if not stats.balanced():
@@ -244,7 +245,7 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
         frames = {"utterances": _with_date(utter, day),
                   "calls": calls[calls.rep_id.isin(reps)].reset_index(drop=True) if reps else calls,
                   "scorecards": cards[cards.rep_id.isin(reps)].reset_index(drop=True) if reps else cards}
-        report = quality.validate_tables(frames, docs_dir=settings.data_docs)
+        report = quality.validate_tables(frames, docs_dir=settings.data_docs_dir())
         reports.append(report)
         if not report.success:
             where = layout.quarantine_failed_validation(settings.warehouse, run_id, day, report.to_json(), opts)
@@ -315,6 +316,6 @@ def summarize(settings: Settings) -> str:
     runs = [storage.read_json(url, opts) for url, _ in storage.iter_files(storage.join(settings.warehouse, "_runs"),
                                                                             opts)]
     if not runs:
-        return summary_text([], None, None, settings.warehouse, settings.data_docs)
+        return summary_text([], None, None, settings.warehouse, settings.data_docs_dir())
     return summary_text(runs, query(settings.warehouse, TOTALS_SQL, opts), query(settings.warehouse, PER_REP_SQL, opts),
-                        settings.warehouse, settings.data_docs)
+                        settings.warehouse, settings.data_docs_dir())

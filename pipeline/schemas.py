@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from pipeline import LABELS
 from pipeline.transcripts.model import ROLES as ROLES  # re-exported: one definition, where roles are resolved
+from pipeline.transcripts.model import SPEAKER_ROLES as SPEAKER_ROLES
 
 PROB_COLUMNS = [f"p_{label}" for label in LABELS]
 SHARE_COLUMNS = [f"{label}_share" for label in LABELS]
@@ -30,6 +31,7 @@ UTTERANCES = pa.schema([
     ("speaker_role", pa.string()), ("rep_id", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64()),
     ("text", pa.string()), ("word_count", pa.int32()), ("is_question", pa.bool_()), ("label", pa.string()),
     *[(c, pa.float32()) for c in PROB_COLUMNS], ("model_version", pa.string()),
+    ("spoken_s", pa.float64()),  # time the speaker actually spoke in the turn (README: Inputs)
 ])
 
 CALLS = pa.schema([
@@ -45,6 +47,7 @@ CALLS = pa.schema([
     *[(c, pa.int32()) for c in COUNT_COLUMNS],
     ("rep_talk_s", pa.float64()), ("talk_s", pa.float64()), ("speaker_switches", pa.int32()),
     ("rep_answers", pa.int32()), ("manager", pa.string()),
+    ("unknown_speaker_turns", pa.int32()), ("unknown_speaker_s", pa.float64()), ("warnings", pa.string()),
 ])
 
 SCORECARDS = pa.schema([

@@ -8,10 +8,12 @@ newcomer needs no configuration at all.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from pipeline import AUTO, PRECISIONS, ConfigError
@@ -34,6 +36,13 @@ def parse_day(value: str | date) -> str:
         raise ConfigError(f"day {text} is YYYY-MM-DD but not a calendar date ({exc})") from exc
 
 
+def _convert(name: str, kind: str, raw: str) -> Any:
+    try:
+        return int(raw) if kind == "int" else float(raw) if kind == "float" else raw
+    except ValueError as exc:
+        raise ConfigError(f"CALLSCORE_{name.upper()} must be a {kind}, got {raw!r}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where data lives and how hard the pipeline may work.
@@ -45,13 +54,20 @@ class Settings:
         roster: optional CSV ``rep_id,name,email,team,manager``; empty means none.
         shard_size: calls per classification shard (one mapped Airflow task each).
         max_file_bytes: files larger than this are quarantined unread.
-        max_turn_words: a turn longer than this marks a broken transcript (see README).
+        max_turn_words: a single cue, sentence run or Gong monologue longer than this marks a failed
+            speaker separation (``turn_too_long``); merged turns may be longer (README: Inputs).
+        merge_gap_s: consecutive cues of one speaker merge into one turn only across silences up to
+            this long (README: Inputs).
+        max_unknown_share: a call where speakers matching no participant hold more than this share
+            of the talk is quarantined as ``unresolved_speakers``.
         threads: torch intra-op threads for inference; 0 means all cores.
         batch_size: utterances per forward pass.
         precision: inference precision, ``auto`` (chosen per machine at start-up from the model's
             measured quality and the CPU's bf16 units) or one of ``pipeline.PRECISIONS``.
         storage_options: JSON of fsspec options (e.g. S3 endpoint) for both URLs.
-        data_docs: local folder where Great Expectations builds its Data Docs site.
+        data_docs: local folder where Great Expectations builds its Data Docs site; empty means
+            ``_data_docs`` under a local warehouse, or under the user's cache for a remote one
+            (see :meth:`data_docs_dir`), never inside the source checkout.
         scoring: optional JSON file overriding the advisor-score weights and tier thresholds.
     """
 
@@ -62,11 +78,13 @@ class Settings:
     shard_size: int = 200
     max_file_bytes: int = 25_000_000
     max_turn_words: int = 3_000
+    merge_gap_s: float = 2.0
+    max_unknown_share: float = 0.2
     threads: int = 0
     batch_size: int = 64
     precision: str = AUTO  # per machine: bf16 on CPUs with bf16 units, int8 only if it met the bound (README)
     storage_options: str = ""
-    data_docs: str = str(DEFAULT_VAR / "data_docs")
+    data_docs: str = ""
     scoring: str = ""
 
     def __post_init__(self) -> None:
@@ -78,6 +96,25 @@ class Settings:
             raise ValueError(f"precision must be one of {', '.join((AUTO, *PRECISIONS))}, got {self.precision!r}")
         if self.batch_size < 1 or self.threads < 0:
             raise ValueError("batch_size must be >= 1 and threads >= 0")
+        if not (math.isfinite(self.merge_gap_s) and 0 <= self.merge_gap_s <= 60):
+            raise ValueError(f"merge_gap_s must be between 0 and 60 seconds, got {self.merge_gap_s}")
+        if not 0 <= self.max_unknown_share <= 1:
+            raise ValueError(f"max_unknown_share must be between 0 and 1, got {self.max_unknown_share}")
+
+    def data_docs_dir(self) -> str:
+        """Where the Data Docs site is built: the setting, else derived from the warehouse.
+
+        A local warehouse keeps its site beside its tables (``<warehouse>/_data_docs``); GX
+        builds sites on a local disk only, so a remote warehouse's site goes to
+        ``$XDG_CACHE_HOME/callscore/data_docs/<warehouse as a folder name>``.
+        """
+        if self.data_docs:
+            return self.data_docs
+        if "://" not in self.warehouse or self.warehouse.startswith("file://"):
+            local = self.warehouse.removeprefix("file://")
+            return str(Path(local).expanduser().resolve() / "_data_docs")
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return str(cache / "callscore" / "data_docs" / re.sub(r"[^A-Za-z0-9._-]+", "_", self.warehouse).strip("_"))
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -90,7 +127,7 @@ class Settings:
         for f in fields(cls):
             raw = env.get(f"CALLSCORE_{f.name.upper()}")
             if raw is not None and raw != "":
-                values[f.name] = int(raw) if f.type == "int" else raw
+                values[f.name] = _convert(f.name, f.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:

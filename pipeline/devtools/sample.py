@@ -217,6 +217,12 @@ ASR_SHARE = 0.30  # calls that read like raw speech recognition
 SE_SHARE = 0.15  # calls a sales engineer joins
 NAMESAKE_SHARE = 0.04  # calls (not VTT) with a customer who has the rep's name
 TURNS = (20, 90)
+LONG_SHARE = 0.25  # discovery and demo calls of 30-60 minutes (real calls; issue #11)
+LONG_TURNS = (220, 340)
+DEMO_SHARE = 0.3  # product answers and proof turns of a long call that grow into a demo monologue
+STORY_SHARE = 0.35  # customer stories of a long call that run on
+CROSSTALK = 0.08  # turns of a long call that start before the previous one ended
+LONG_PAUSE = 0.05  # turns of a long call after a silence of 2.5-9 s ("let me pull that up")
 BAD_KINDS = ("invalid-json", "truncated", "no-sidecar", "unknown-format", "empty-transcript", "gong-bad-timestamps")
 
 
@@ -392,7 +398,7 @@ def _person(rng: random.Random, domain: str, name: str | None = None) -> dict[st
     return {"name": name, "email": f"{local}@{domain}", "role": "customer"}
 
 
-def _make_call(rng: random.Random, call_id: str, day: date, fmt: str) -> dict:
+def _make_call(rng: random.Random, call_id: str, day: date, fmt: str, long_call: bool = False) -> dict:
     """One canonical call. ``fmt`` only matters for namesakes: a VTT names speakers by display name
     alone, so a customer who shares the rep's name would make that file unreadable."""
     rep = rng.choice(REPS)
@@ -408,7 +414,10 @@ def _make_call(rng: random.Random, call_id: str, day: date, fmt: str) -> dict:
            "tool": (*industry.tools, *SLOTS["tool"]), "peer": industry.peers,
            "se": ((colleague or rng.choice(COLLEAGUES))[0].split()[0],)}
     talk = _Talk(rng, ctx)
-    turns = _dialogue(talk, style, rng.randint(TURNS[0], TURNS[1] - 2), colleague is not None)  # 2: settling
+    n_turns = rng.randint(*LONG_TURNS) if long_call else rng.randint(TURNS[0], TURNS[1] - 2)  # 2: settling
+    turns = _dialogue(talk, style, n_turns, colleague is not None)
+    if long_call:
+        turns = _lengthen(talk, turns)
     asr = rng.random() < ASR_SHARE
     speaking = customers[: max(1, len(customers) - (rng.random() < 0.3))]  # sometimes one customer stays silent
     se = {"name": colleague[0], "email": colleague[1], "role": "internal"} if colleague else None
@@ -422,8 +431,12 @@ def _make_call(rng: random.Random, call_id: str, day: date, fmt: str) -> dict:
             text = asr_noise(text, rng)
         words = len(text.split())
         rate = style.rate if who == "rep" else rates.get(person["email"], 2.5)
-        if i:
+        if i and long_call and rng.random() < CROSSTALK:
+            t = max(utterances[-1]["start"] + 0.2, t - rng.uniform(0.2, 0.8))  # starts over the last words
+        elif i:
             t += rng.uniform(*style.pause) if who == "rep" else rng.uniform(0.3, 1.2)
+            if long_call and rng.random() < LONG_PAUSE:
+                t += rng.uniform(2.5, 9.0)
         start = round(t, 3)
         t = round(start + max(0.4, words / rate * rng.uniform(0.9, 1.1) + 0.2), 3)
         utterance = {"speaker": person["name"], "start": start, "end": t, "text": text}
@@ -439,6 +452,24 @@ def _make_call(rng: random.Random, call_id: str, day: date, fmt: str) -> dict:
             "participants": [dict(p) for p in participants], "utterances": utterances}
 
 
+def _lengthen(talk: _Talk, turns: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Give a long call its real shape: demo monologues of 120-400 words and customer stories that run on."""
+    rng = talk.rng
+    out = []
+    for who, kind, text in turns:
+        if who == "rep" and kind.startswith(("other_product", "other_answer", "trust_proof")) and \
+                rng.random() < DEMO_SHARE:
+            parts = [text]
+            while len(" ".join(parts).split()) < rng.randint(120, 400):
+                parts.append(talk.say(rng.choice(("other_product", "other_product", "other_pitchcheck",
+                                                   "trust_proof", "other_pricing"))))
+            text = " ".join(parts)
+        elif who == "cust" and kind == "cust_story" and rng.random() < STORY_SHARE:
+            text = " ".join([text, *(talk.say("cust_answer") for _ in range(rng.randint(3, 8)))])
+        out.append((who, kind, text))
+    return out
+
+
 def _day_seed(seed: int, day: date, purpose: str = "calls") -> int:
     return zlib.crc32(f"{seed}:{day.isoformat()}:{purpose}".encode())
 
@@ -451,11 +482,13 @@ def _plan_day(day: date, n: int, seed: int) -> list[tuple[str, dict]]:
     n_vtt, n_gong = round(n * FORMAT_SHARES["vtt"]), round(n * FORMAT_SHARES["gong"])
     formats = ["vtt"] * n_vtt + ["gong"] * n_gong + ["canonical"] * (n - n_vtt - n_gong)
     rng.shuffle(formats)
+    lengths = [True] * round(n * LONG_SHARE) + [False] * (n - round(n * LONG_SHARE))  # a fixed share is long
+    rng.shuffle(lengths)
     plan = []
-    for i, fmt in enumerate(formats, start=1):
+    for i, (fmt, long_call) in enumerate(zip(formats, lengths, strict=True), start=1):
         call_id = (_gong_id(rng, day, i, "7") if fmt == "gong"
                    else f"c-{day:%Y%m%d}-{i:05d}-{rng.getrandbits(24):06x}")
-        plan.append((fmt, _make_call(rng, call_id, day, fmt)))
+        plan.append((fmt, _make_call(rng, call_id, day, fmt, long_call)))
     return plan
 
 
@@ -561,7 +594,7 @@ def _vtt(call: Mapping, rng: random.Random, dialect: str) -> bytes:
             if len(cut) > 8 and rng.random() < 0.3:  # a cue text wrapped over two lines
                 text = " ".join(cut[: len(cut) // 2]) + "\n" + " ".join(cut[len(cut) // 2:])
             body = {"zoom": f"{u['speaker']}: {text}", "teams": f"<v {u['speaker']}>{text}</v>",
-                    "meet": f"<v {u['speaker']}>{text}"}[dialect]
+                    "meet": f"({u['speaker']})\n{text}"}[dialect]  # Meet: the speaker on a (Name) line
             ident = {"zoom": f"{cue}\n", "teams": f"{guid}/{turn + 1}-{j}\n", "meet": ""}[dialect]
             blocks.append(f"{ident}{_ts(a)} --> {_ts(b)}\n{body}")
     text = "\n\n".join(blocks) + "\n"

@@ -26,7 +26,7 @@ _QUESTION_START = re.compile(
     r"should|have|has|had|may|might|shall|tell me|walk me|help me understand)\b", re.IGNORECASE)
 
 CALL_COLUMNS = ["call_id", "started_at", "duration_s", "title", "rep_id", "rep_name", "team", "manager",
-                "source_file", "source_format"]
+                "source_file", "source_format", "warnings"]
 
 
 def is_question(text: str) -> bool:
@@ -40,12 +40,13 @@ def turns_frame(calls: Iterable[Call]) -> pd.DataFrame:
     for call in calls:
         meta = {"call_id": call.call_id, "started_at": call.started_at, "duration_s": call.duration_s,
                 "title": call.title, "rep_id": call.rep.id, "rep_name": call.rep.name, "team": call.rep.team,
-                "manager": call.rep.manager, "source_file": call.source_file, "source_format": call.source_format}
+                "manager": call.rep.manager, "source_file": call.source_file, "source_format": call.source_format,
+                "warnings": "; ".join(call.warnings) or None}
         for i, u in enumerate(call.utterances):
             rows.append({**meta, "utterance_index": i, "speaker": u.speaker, "speaker_role": u.role,
-                         "start_s": u.start_s, "end_s": u.end_s, "text": u.text})
+                         "start_s": u.start_s, "end_s": u.end_s, "spoken_s": u.spoken, "text": u.text})
     frame = pd.DataFrame(rows, columns=[*CALL_COLUMNS, "utterance_index", "speaker", "speaker_role", "start_s",
-                                        "end_s", "text"])
+                                        "end_s", "spoken_s", "text"])
     frame["word_count"] = frame["text"].map(lambda t: len(t.split())).astype("int32")
     frame["is_question"] = frame["text"].map(is_question).astype(bool)
     frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
@@ -75,13 +76,17 @@ def attach_labels(turns: pd.DataFrame, labels: Sequence[str], probs: np.ndarray,
 
 
 def _call_row(call: pd.DataFrame) -> dict:
+    """One call's row. Talk is time actually spoken (``spoken_s``), never a turn's span, so a pause
+    inside a merged turn is not talk; ``unknown`` speakers count for neither side and are
+    reported on their own."""
     first = call.iloc[0]
     role = call["speaker_role"].to_numpy()
     start = call["start_s"].to_numpy(dtype=float)
     end = call["end_s"].to_numpy(dtype=float)
-    talk = end - start
+    talk = call["spoken_s"].to_numpy(dtype=float)
     rep = role == "rep"
     cust = role == "customer"
+    unknown = role == "unknown"
     labels = call.loc[rep, "label"]
     n_rep = int(rep.sum())
     counts = {f"{label}_turns": int((labels == label).sum()) for label in LABELS}
@@ -91,7 +96,7 @@ def _call_row(call: pd.DataFrame) -> dict:
     pauses = np.maximum(start[answers] - end[answers - 1], 0.0)
     probes = start[rep][labels.to_numpy() == "knowledge_probing"]
     duration = float(first["duration_s"]) if first["duration_s"] > 0 else float(end.max())
-    total_talk = float(talk.sum())
+    total_talk = float(talk[~unknown].sum())
     return {
         "call_id": first["call_id"], "rep_id": first["rep_id"], "started_at": first["started_at"],
         "duration_s": duration, "title": first["title"], "rep_utterances": n_rep,
@@ -108,6 +113,8 @@ def _call_row(call: pd.DataFrame) -> dict:
         "rep_name": first["rep_name"], "team": first["team"], "source_format": first["source_format"],
         **counts, "rep_talk_s": float(talk[rep].sum()), "talk_s": total_talk, "speaker_switches": switches,
         "rep_answers": len(pauses), "manager": first["manager"],
+        "unknown_speaker_turns": int(unknown.sum()), "unknown_speaker_s": float(talk[unknown].sum()),
+        "warnings": first["warnings"] if isinstance(first["warnings"], str) else None,
     }
 
 

@@ -16,6 +16,7 @@ KINDS = (
     "no_rep",
     "rep_silent",
     "ambiguous_speaker",
+    "unresolved_speakers",
     "bad_timestamps",
     "turn_too_long",
     "duplicate_call_id",

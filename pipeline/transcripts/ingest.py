@@ -21,9 +21,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from pipeline.transcripts.common import ReadOptions
 from pipeline.transcripts.errors import Quarantined, TranscriptError
 from pipeline.transcripts.model import Call, Rep
-from pipeline.transcripts.readers import read_canonical, read_gong, read_vtt
+from pipeline.transcripts.readers import is_gong, read_canonical, read_gong, read_vtt
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,19 @@ class Roster:
     def apply(self, rep: Rep) -> Rep:
         found = self.by_id.get(rep.id) or (self.by_email.get(rep.email) if rep.email else None)
         if found is None:
-            return rep
+            return rep_identity(rep)
         return replace(found, team=found.team or rep.team)
+
+
+def rep_identity(rep: Rep) -> Rep:
+    """The rep keyed on their normalised email when no roster maps them.
+
+    Each format has its own ids (``rep_01`` in a canonical file, Gong's numeric user id), so
+    without a roster one person would become one rep per format; the email is what they
+    share. A rep without an email keeps the id the file gave. Display names never decide.
+    """
+    email = rep.email.strip().lower()
+    return replace(rep, id=email, email=email) if email else rep
 
 
 def parse_roster(text: str) -> Roster:
@@ -135,8 +147,14 @@ def detect_format(name: str, head: bytes) -> str:
     return "unknown"
 
 
-def validate_call(call: Call, max_turn_words: int) -> None:
-    """Refuse a call whose content cannot yield honest metrics."""
+def validate_call(call: Call, max_unknown_share: float = 0.2) -> None:
+    """Refuse a call whose content cannot yield honest metrics.
+
+    Piece length (``turn_too_long``) is checked by the readers, before merging, where a
+    failed speaker separation shows; here the merged turns are checked for order, the rep
+    for speaking, and unknown speakers for holding no more than ``max_unknown_share`` of
+    the talk (beyond that the talk ratio would be a guess: ``unresolved_speakers``).
+    """
     where = call.call_id
     if not call.utterances:
         raise TranscriptError("empty_transcript", "the call has no utterances", call_id=where)
@@ -151,13 +169,16 @@ def validate_call(call: Call, max_turn_words: int) -> None:
             raise TranscriptError("bad_timestamps", f"starts at {u.start_s}, before the previous turn "
                                   f"({prev_start})", loc, where)
         prev_start = u.start_s
-        words = len(u.text.split())
-        if words > max_turn_words:
-            raise TranscriptError("turn_too_long", f"{words} words in one turn (limit {max_turn_words}): "
-                                  "speaker separation failed", loc, where)
     if not any(u.role == "rep" for u in call.utterances):
         raise TranscriptError("rep_silent", f"the rep ({call.rep.email or call.rep.id}) never speaks",
                               call_id=where)
+    total = sum(u.spoken for u in call.utterances)
+    unknown = sum(u.spoken for u in call.utterances if u.role == "unknown")
+    if total > 0 and unknown / total > max_unknown_share:
+        names = sorted({u.speaker for u in call.utterances if u.role == "unknown"})
+        raise TranscriptError("unresolved_speakers", f"speakers matching no participant ({', '.join(names[:5])}) "
+                              f"hold {unknown / total:.0%} of the talk (limit {max_unknown_share:.0%}, setting "
+                              "max_unknown_share): add them to the sidecar's participants", call_id=where)
 
 
 @dataclass(frozen=True)
@@ -167,16 +188,20 @@ class IngestItem:
     call: Call | None = None
     quarantined: Quarantined | None = None
     raw: bytes | None = None  # the refused file's bytes, kept for the quarantine copy
+    companions: tuple[tuple[str, bytes], ...] = ()  # files it needs to be reprocessed (a VTT's sidecar)
 
 
 def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
-             roster: Roster | None = None, stats: IngestStats | None = None) -> Iterator[IngestItem]:
+             roster: Roster | None = None, stats: IngestStats | None = None, merge_gap_s: float = 2.0,
+             max_unknown_share: float = 0.2) -> Iterator[IngestItem]:
     """Yield every call of the day and every quarantined input, in a stable order.
 
     Duplicated ``call_id``s keep their first occurrence (landing order: sorted
-    paths, then position inside a file) and quarantine the others.
+    paths, then position inside a file) and quarantine the others. A quarantined
+    VTT carries its sidecar, so the quarantine copy can be fixed and landed again.
     """
     stats = stats if stats is not None else IngestStats()
+    options = ReadOptions(merge_gap_s=merge_gap_s, max_piece_words=max_turn_words)
     files = source.files
     by_rel = {f.rel: f for f in files}
     paired = {_sidecar_for(f.rel) for f in files
@@ -192,7 +217,7 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
                 raise TranscriptError("file_too_large", f"{f.size} bytes, limit {max_file_bytes} "
                                       "(setting max_file_bytes, CALLSCORE_MAX_FILE_BYTES)")
             raw = source.read(f)
-            calls, bad = _parse_file(f.rel, raw, by_rel, source, max_file_bytes)
+            calls, bad = _parse_file(f.rel, raw, by_rel, source, max_file_bytes, options)
         except (TranscriptError, Exception) as exc:
             # Anything a reader did not foresee is still bad input for this file only:
             # quarantine it with the exception rather than stop the day.
@@ -202,7 +227,8 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
             stats.files_quarantined += 1
             stats.count(item)
             log.warning("quarantined %s: %s", f.rel, err, exc_info=not isinstance(exc, TranscriptError))
-            yield IngestItem(quarantined=item, raw=raw)
+            yield IngestItem(quarantined=item, raw=raw, companions=_companions(f.rel, by_rel, paired, source,
+                                                                               max_file_bytes))
             continue
         stats.files_parsed += 1
         for item in bad:
@@ -212,7 +238,7 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
             yield IngestItem(quarantined=item, raw=raw)
         for call in calls:
             try:
-                validate_call(call, max_turn_words)
+                validate_call(call, max_unknown_share)
                 if call.call_id in seen_ids:
                     raise TranscriptError("duplicate_call_id", f"call_id already read from {seen_ids[call.call_id]}",
                                           call_id=call.call_id)
@@ -221,11 +247,23 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
                 stats.calls_quarantined += 1
                 stats.count(item)
                 log.warning("quarantined call %s in %s: %s", call.call_id, f.rel, err)
-                yield IngestItem(quarantined=item, raw=raw)
+                yield IngestItem(quarantined=item, raw=raw, companions=_companions(f.rel, by_rel, paired, source,
+                                                                                   max_file_bytes))
                 continue
             seen_ids[call.call_id] = f.rel
             stats.calls_parsed += 1
-            yield IngestItem(call=replace(call, rep=roster.apply(call.rep)) if roster else call)
+            for warning in call.warnings:
+                log.warning("call %s in %s: %s", call.call_id, f.rel, warning)
+            yield IngestItem(call=replace(call, rep=roster.apply(call.rep) if roster else rep_identity(call.rep)))
+
+
+def _companions(rel: str, by_rel: Mapping[str, LandedFile], paired: set[str], source: LandingSource,
+                max_file_bytes: int) -> tuple[tuple[str, bytes], ...]:
+    """The sidecar a quarantined VTT was read with (none when absent or too large to copy)."""
+    side = by_rel.get(_sidecar_for(rel))
+    if side is None or side.rel not in paired or side.size > max_file_bytes:
+        return ()
+    return ((side.rel, source.read(side)),)
 
 
 def _sidecar_for(rel: str) -> str:
@@ -242,7 +280,7 @@ def _is_vtt(f: LandedFile, source: LandingSource, max_file_bytes: int) -> bool:
 
 
 def _parse_file(rel: str, raw: bytes, by_rel: Mapping[str, LandedFile], source: LandingSource,
-                max_file_bytes: int) -> tuple[list[Call], list[Quarantined]]:
+                max_file_bytes: int, options: ReadOptions) -> tuple[list[Call], list[Quarantined]]:
     fmt = detect_format(rel, raw[:64])
     if fmt == "unknown":
         raise TranscriptError("unknown_format", f"cannot tell the format of {posixpath.basename(rel)!r}")
@@ -265,13 +303,13 @@ def _parse_file(rel: str, raw: bytes, by_rel: Mapping[str, LandedFile], source: 
             raise TranscriptError(err.kind, f"sidecar {side.rel!r}: {err.message}", err.location) from err
         if not isinstance(meta, Mapping):
             raise TranscriptError("invalid_schema", "sidecar must be a JSON object")
-        return [read_vtt(text, meta, rel)], []
+        return [read_vtt(text, meta, rel, options)], []
     doc = _json(text)
-    if isinstance(doc, Mapping) and "calls" in doc and "callTranscripts" in doc:
-        calls, bad = read_gong(doc, rel)
+    if is_gong(doc):
+        calls, bad = read_gong(doc, rel, options)
         if not calls and not bad:
             raise TranscriptError("empty_transcript", "the Gong export holds no calls")
         return calls, bad
     if isinstance(doc, Mapping) and "utterances" in doc:
-        return [read_canonical(doc, rel)], []
+        return [read_canonical(doc, rel, options)], []
     raise TranscriptError("unknown_format", "JSON is neither a canonical call (no 'utterances') nor a Gong export")

@@ -146,6 +146,7 @@ def with_derived_columns(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.Dat
     utt, calls, cards = (tables[t].reset_index(drop=True) for t in TABLES)
 
     _derive(utt, "_prob_sum", lambda: _row_sum(utt, PROB_COLUMNS))
+    _derive(utt, "_span_s", lambda: utt["end_s"].astype("float64") - utt["start_s"].astype("float64") + 1e-6)
     _derive(utt, "_prob_count", lambda: utt[PROB_COLUMNS].notna().sum(axis=1).astype("int64"))
     _derive(calls, "_share_sum", lambda: _row_sum(calls, SHARE_COLUMNS))
     _derive(cards, "_share_sum", lambda: _row_sum(cards, SHARE_COLUMNS))

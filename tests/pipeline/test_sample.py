@@ -66,11 +66,19 @@ def test_canonical_calls_are_well_formed():
     calls = [c for day in DAYS for c in sample.generate_calls(day, 60, seed=2)]
     ids = [c["call_id"] for c in calls]
     assert len(set(ids)) == len(ids)  # unique within and across days
+    long_calls = 0
     for call in calls:
         turns = call["utterances"]
-        assert 20 <= len(turns) <= 90
+        long_call = len(turns) >= sample.LONG_TURNS[0]
+        long_calls += long_call
+        if long_call:  # real discovery and demo calls: 30-60 minutes, monologues, stories, crosstalk, pauses
+            assert len(turns) <= sample.LONG_TURNS[1] + 10 and 20 * 60 <= call["duration_s"] <= 75 * 60
+            assert max(len(u["text"].split()) for u in turns) >= 120
+        else:
+            assert 20 <= len(turns) <= 90
+            assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(turns))  # no overlaps
         assert all(b["start"] > a["start"] for a, b in itertools.pairwise(turns))
-        assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(turns))  # no overlaps
+        assert all(a["end"] - b["start"] <= 0.801 for a, b in itertools.pairwise(turns))  # crosstalk is short
         assert all(u["end"] >= u["start"] >= 0 and u["text"].strip() for u in turns)
         assert call["duration_s"] >= turns[-1]["end"]
         rep = call["rep"]
@@ -80,6 +88,9 @@ def test_canonical_calls_are_well_formed():
         speakers = [(u["speaker"], u.get("speaker_email", rep["email"])) for u in turns]
         assert (rep["name"], rep["email"]) in speakers  # the rep speaks in every call
         assert all(a != b for a, b in itertools.pairwise(speakers))  # turns alternate
+    assert long_calls == 2 * round(60 * sample.LONG_SHARE)  # a fixed share of every day
+    overlapping = [c for c in calls if any(a["end"] > b["start"] for a, b in itertools.pairwise(c["utterances"]))]
+    assert overlapping and all(len(c["utterances"]) >= sample.LONG_TURNS[0] for c in overlapping)
 
 
 def test_namesakes_carry_speaker_emails_and_never_land_as_vtt(landing):
@@ -99,7 +110,9 @@ def _merged_vtt_turns(path: Path) -> list[tuple[str, int, str]]:
     for cue in webvtt.read(str(path)):
         text = " ".join(cue.text.split())
         speaker = cue.voice
-        if speaker is None:
+        if speaker is None and text.startswith("("):  # Meet's (Name) line
+            speaker, text = text[1:].split(") ", 1)
+        elif speaker is None:
             speaker, text = text.split(": ", 1)
         if turns and turns[-1][0] == speaker:
             turns[-1] = (speaker, turns[-1][1], f"{turns[-1][2]} {text}")
@@ -150,8 +163,10 @@ def test_gong_exports_match_calls_transcripts_and_roster(landing):
                 assert all("userId" not in p for p in entry["parties"] if p["affiliation"] == "External")
                 monologues = transcript["transcript"]
                 assert len(monologues) == len(call["utterances"])
-                starts = [s["start"] for m in monologues for s in m["sentences"]]
-                assert starts == sorted(starts)
+                firsts = [m["sentences"][0]["start"] for m in monologues]  # crosstalk: monologues may overlap
+                assert firsts == sorted(firsts)
+                assert all([s["start"] for s in m["sentences"]] == sorted(s["start"] for s in m["sentences"])
+                           for m in monologues)
                 assert all(1 <= len(m["sentences"]) <= 4 for m in monologues)
                 assert [" ".join(s["text"] for s in m["sentences"]) for m in monologues] == \
                     [u["text"] for u in call["utterances"]]
