@@ -14,7 +14,13 @@ Every day at 02:00 UTC this DAG scores the previous UTC day of sales calls:
    `callscore_scorecards` asset, which downstream DAGs can schedule on.
 
 Tasks pass paths, never data, through XCom; each is idempotent, so retries and
-re-runs of a day replace its partitions exactly.
+re-runs of a day replace its partitions exactly. **plan** pins the model (folder,
+version, precision) that every classify task then loads, so a promotion during a run
+never mixes two models in a day, and takes the day's lease: a second run of the same
+day (a manual run beside the scheduled one, an overlapping backfill) fails with a message
+naming the run that holds it, and its retries wait for it. A day folder that is missing
+fails the run; a day with no readable calls replaces a published one only with the
+`allow_empty` param.
 
 ## Which day?
 A scheduled or backfill run processes the day its data interval starts on (the run
@@ -64,6 +70,8 @@ SCORECARDS = Asset(name="callscore_scorecards", uri="callscore://warehouse/score
         "model": Param("", type="string", description="model folder; empty = the promoted model"),
         "roster": Param("", type="string", description="roster CSV URL; empty = CALLSCORE_ROSTER"),
         "shard_size": Param(0, type="integer", minimum=0, description="calls per shard; 0 = settings default"),
+        "allow_empty": Param(False, type="boolean",
+                             description="let a day with no readable calls replace a published day that had some"),
     },
 )
 def callscore_nightly():
@@ -77,7 +85,7 @@ def callscore_nightly():
         try:  # a bad param or setting cannot succeed on retry: fail at once, naming it
             settings, day, run_id = orchestration.plan_inputs(ctx["params"], ctx.get("data_interval_start"),
                                                               ctx["dag_run"].run_after, ctx["run_id"])
-            return run.plan_day(settings, day, run_id)
+            return run.plan_day(settings, day, run_id, allow_empty=bool(ctx["params"].get("allow_empty")))
         except ConfigError as exc:
             raise AirflowFailException(str(exc)) from exc
 
@@ -90,7 +98,7 @@ def callscore_nightly():
         from pipeline import orchestration, run
 
         settings = orchestration.settings_from_params(get_current_context()["params"])
-        return run.classify_shard(settings, planned["run_id"], shard)
+        return run.classify_shard(settings, planned["run_id"], shard, planned["model"])  # the model plan pinned
 
     @task
     def build(planned: dict, results: list[dict]) -> dict:

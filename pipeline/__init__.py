@@ -30,3 +30,8 @@ class ConfigError(ValueError):
 
     The message names the setting (and its environment variable) and the value at fault.
     """
+
+
+class DayBusyError(RuntimeError):
+    """Another run holds the day's lease (``pipeline.warehouse.commit``); the message names it and when
+    the lease expires. Not a ``ConfigError``: a DAG task retries it, so a second run waits a while."""

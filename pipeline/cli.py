@@ -14,7 +14,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from pipeline import AUTO, PRECISIONS
+from pipeline import AUTO, PRECISIONS, DayBusyError
 from pipeline.settings import Settings
 
 log = logging.getLogger("callscore")
@@ -109,8 +109,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.run import run_day
 
     settings = _settings(args)
-    summary = run_day(settings, args.date)
+    summary = run_day(settings, args.date, allow_empty=args.allow_empty)
     print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    from pipeline.settings import parse_day
+    from pipeline.warehouse.commit import release_lease
+
+    settings = _settings(args)
+    day = parse_day(args.date)
+    freed = release_lease(settings.warehouse, day, None, settings.storage_options)
+    print(f"lease on {day} {'removed' if freed else 'was not held'} in {settings.warehouse}")
     return 0
 
 
@@ -187,7 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_storage(sub.add_parser("run", help="process one day end to end"))
     p.add_argument("--date", required=True, help="partition day YYYY-MM-DD")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="let a day with no readable calls replace a published day that had some")
     p.set_defaults(func=cmd_run)
+
+    p = with_storage(sub.add_parser("unlock", help="free a day's lease left by a run known to be dead"))
+    p.add_argument("date", help="partition day YYYY-MM-DD")
+    p.set_defaults(func=cmd_unlock)
 
     p = with_storage(sub.add_parser("query", help="SQL over the warehouse (DuckDB)"))
     p.add_argument("sql")
@@ -218,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 2
+    except DayBusyError as exc:
+        log.error("%s", exc)
+        return 3
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def default_params() -> dict[str, Any]:
     """DAG param defaults, from the environment's settings (``CALLSCORE_*``)."""
     s = Settings.load()
     return {"day": "", "landing": s.landing, "warehouse": s.warehouse, "model": s.model, "roster": s.roster,
-            "shard_size": s.shard_size}
+            "shard_size": s.shard_size, "allow_empty": False}
 
 
 def settings_from_params(params: dict[str, Any]) -> Settings:

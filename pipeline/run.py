@@ -4,8 +4,11 @@ plan (ingest + shard) -> classify each shard -> build tables -> validate (GX) ->
 
 Steps talk only through the warehouse's staging area (``_staging/<run_id>/``) and
 return small JSON-able dicts, so Airflow passes paths, not data, between tasks.
-Nothing is visible to readers until ``publish_day``; a failure anywhere before it
-leaves the published partitions as they were.
+Nothing is visible to readers until ``publish_day`` writes the day's commit record
+(``pipeline.warehouse.commit``); a failure anywhere before it leaves the published day
+as it was, and every step can be retried. The plan pins the model (folder, version,
+precision) for every later step and takes the day's lease, so one run at a time works
+on a day.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline import ConfigError
+from pipeline import ConfigError, DayBusyError
 from pipeline.model import META_FILE
 from pipeline.schemas import TABLES
 from pipeline.scoring.metrics import (
@@ -35,7 +38,7 @@ from pipeline.scoring.metrics import (
 )
 from pipeline.settings import Settings, parse_day
 from pipeline.transcripts.ingest import IngestStats, Roster, iter_day, parse_roster
-from pipeline.warehouse import layout, storage
+from pipeline.warehouse import commit, layout, storage
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +64,49 @@ def reset_staging(settings: Settings, run_id: str) -> None:
     storage.remove_tree(layout.staging_url(settings.warehouse, run_id), settings.storage_options)
 
 
-def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
+def plan_day(settings: Settings, day: str, run_id: str, allow_empty: bool = False,
+             single_process: bool = False) -> dict[str, Any]:
     """Ingest the day's landing folder into shards of canonical turns; stage the quarantine.
 
-    Calls stream into shards of ``shard_size`` calls, so memory holds one shard at a time.
+    Calls stream into shards of ``shard_size`` calls, so memory holds one shard at a time;
+    quarantine copies stream to staging file by file, up to ``max_quarantine_bytes`` a day.
+
+    Raises:
+        ConfigError: a wrong setting, a missing landing root or day folder, or a day that
+            would replace published calls with none (unless ``allow_empty``).
+        DayBusyError: another run holds the day.
     """
     day = parse_day(day)
     opts = settings.storage_options
     roster = preflight(settings)
+    try:
+        source = storage.landing_day(settings.landing, day, opts)
+    except storage.MissingLandingError as exc:
+        raise ConfigError(str(exc)) from exc
+    commit.acquire_lease(settings.warehouse, day, run_id, opts, single_process=single_process)
+    try:
+        return _plan_held(settings, day, run_id, source, roster, allow_empty)
+    except ConfigError:  # a retry of this run cannot fix it: free the day for a corrected run at once
+        commit.release_lease(settings.warehouse, day, run_id, opts)
+        raise
+
+
+def _plan_held(settings: Settings, day: str, run_id: str, source: storage.LandingDay, roster: Roster | None,
+               allow_empty: bool) -> dict[str, Any]:
+    from pipeline.model.classify import resolve_model
+
+    opts = settings.storage_options
+    try:
+        model = resolve_model(settings.model, settings.precision)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"model {settings.model} cannot be pinned for this run: {exc}") from exc
     reset_staging(settings, run_id)
-    source = storage.landing_day(settings.landing, day, opts)
+    drop_stale_staging(settings, day, run_id)
     stats = IngestStats()
     shards: list[str] = []
     buffer = []
     records: list[dict] = []
+    copied_bytes = 0
 
     def flush() -> None:
         if buffer:
@@ -83,27 +115,67 @@ def plan_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
             shards.append(url)
             buffer.clear()
 
+    published = layout.published_call_ids(settings.warehouse, exclude_day=day, storage_options=opts)
     for item in iter_day(source, max_file_bytes=settings.max_file_bytes, max_turn_words=settings.max_turn_words,
                          roster=roster, stats=stats, merge_gap_s=settings.merge_gap_s,
-                         max_unknown_share=settings.max_unknown_share):
+                         max_unknown_share=settings.max_unknown_share, published=published):
         if item.call is not None:
             buffer.append(item.call)
             if len(buffer) >= settings.shard_size:
                 flush()
-        else:
-            record = {**item.quarantined.to_dict(), "date": day, "run_id": run_id}
-            records.append(record)
-            copies = ((item.quarantined.file, item.raw), *item.companions) if item.raw is not None else ()
-            for rel, data in copies:
-                storage.write_bytes_atomic(
-                    layout.staging_url(settings.warehouse, run_id, "quarantine", "files", rel), data, opts)
+            continue
+        record = {**item.quarantined.to_dict(), "date": day, "run_id": run_id}
+        copies = ((item.quarantined.file, item.raw), *item.companions) if item.raw is not None else ()
+        size = sum(len(data) for _, data in copies)
+        if copies and copied_bytes + size > settings.max_quarantine_bytes:
+            record["copy"] = (f"skipped: the day's quarantine copies reached max_quarantine_bytes "
+                              f"({settings.max_quarantine_bytes} bytes, CALLSCORE_MAX_QUARANTINE_BYTES)")
+            copies = ()
+        for rel, data in copies:
+            storage.write_bytes_atomic(layout.staging_url(settings.warehouse, run_id, "quarantine", "files", rel),
+                                       data, opts)
+            copied_bytes += len(data)
+        if copies:
+            record["copy"] = "files/" + item.quarantined.file
+        records.append(record)
     flush()
     storage.write_jsonl(layout.staging_url(settings.warehouse, run_id, "quarantine", "records.jsonl"), records, opts)
     if not stats.balanced():
         raise RuntimeError(f"ingestion lost files: {stats}")
-    log.info("planned %s: %d files, %d calls in %d shards, %d quarantined (%s)", day, stats.files_seen,
-             stats.calls_parsed, len(shards), len(records), stats.by_kind)
-    return {"day": day, "run_id": run_id, "shards": shards, "stats": asdict(stats), "quarantined": len(records)}
+    before = commit.published_calls(commit.read_record(settings.warehouse, day, opts))
+    if stats.calls_parsed == 0 and before and not allow_empty:
+        raise ConfigError(f"{day} has {before} published calls and this run found none in {settings.landing}/{day}/ "
+                          f"({stats.files_seen} files, {len(records)} quarantined); replacing a published day with "
+                          "an empty one needs --allow-empty (DAG param allow_empty)")
+    log.info("planned %s: %d files, %d calls in %d shards, %d quarantined (%s); model %s at %s", day,
+             stats.files_seen, stats.calls_parsed, len(shards), len(records), stats.by_kind, model["version"],
+             model["precision"])
+    attempt = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"  # a cleared, re-run DAG run publishes anew
+    return {"day": day, "run_id": run_id, "shards": shards, "stats": asdict(stats), "quarantined": len(records),
+            "model": model, "allow_empty": allow_empty, "attempt": attempt}
+
+
+def drop_stale_staging(settings: Settings, day: str, run_id: str) -> list[str]:
+    """Remove what failed or skipped runs left in ``_staging/``: other runs of this day, and any run older
+    than a lease lasts (no live run can still be using it). Runs under the day's lease, so nothing removed
+    here belongs to a run in progress."""
+    fs, root = storage.filesystem(storage.join(settings.warehouse, "_staging"), settings.storage_options)
+    if not fs.exists(root):
+        return []
+    dropped = []
+    cutoff = time.time() - commit.LEASE_TTL_S
+    for entry in fs.ls(root, detail=True):
+        name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        if name == run_id:
+            continue
+        mtime = entry.get("mtime") or entry.get("LastModified")
+        old = mtime is not None and (mtime.timestamp() if hasattr(mtime, "timestamp") else float(mtime)) < cutoff
+        if name.startswith(f"{day}_") or old:
+            fs.rm(entry["name"], recursive=True)
+            dropped.append(name)
+    if dropped:
+        log.info("removed staging of runs that did not finish: %s", ", ".join(sorted(dropped)))
+    return dropped
 
 
 def load_roster(url: str, storage_options: str | dict | None = None) -> Roster | None:
@@ -165,16 +237,31 @@ def _classifier(model: str, batch_size: int, threads: int, precision: str):
     return Classifier(model, batch_size=batch_size, threads=threads, precision=precision)
 
 
-def classify_shard(settings: Settings, run_id: str, shard_url: str) -> dict[str, Any]:
-    """Label a shard's rep turns and compute its calls rows; stage both."""
+def classify_shard(settings: Settings, run_id: str, shard_url: str, model: dict | None = None) -> dict[str, Any]:
+    """Label a shard's rep turns and compute its calls rows; stage both.
+
+    Args:
+        model: what the plan pinned (``path``, ``version``, ``precision``); the shard is labelled
+            with exactly that, whatever ``current`` points at by now. None resolves it here
+            (a single shard run outside a planned day).
+
+    Raises:
+        RuntimeError: the pinned folder no longer holds the pinned version.
+    """
+    from pipeline.model.classify import resolve_model
+
     started = time.perf_counter()
     opts = settings.storage_options
+    model = model or resolve_model(settings.model, settings.precision)
     turns = layout.read_parquet(shard_url, opts)
-    clf = _classifier(settings.model, settings.batch_size, settings.threads, settings.precision)
+    clf = _classifier(model["path"], settings.batch_size, settings.threads, model["precision"])
+    if clf.version != model["version"] or clf.precision != model["precision"]:
+        raise RuntimeError(f"run {run_id} planned model {model['version']} at {model['precision']}, but "
+                           f"{model['path']} loads {clf.version} at {clf.precision}")
     rep = turns["speaker_role"] == "rep"
     context = previous_customer_turn(turns)
     preds = clf.predict(turns.loc[rep, "text"].tolist(), context[rep].tolist())
-    labelled = attach_labels(turns, preds.labels, preds.probs, clf.version)
+    labelled = attach_labels(turns, preds.labels, preds.probs, clf.version, clf.precision, run_id)
     calls = calls_table(labelled)
     name = shard_url.rsplit("/", 1)[-1].removesuffix(".parquet")
     out = layout.staging_url(settings.warehouse, run_id, "classified", name)
@@ -187,7 +274,7 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str) -> dict[str,
     return {"shard": name, "calls": len(calls), "turns": len(turns), "rep_turns": n_rep,
             "seconds": round(seconds, 2), "model_seconds": round(preds.seconds, 2),
             "forward_seconds": round(preds.forward_seconds, 3), "model_version": clf.version,
-            "precision": clf.precision, "precision_reason": clf.precision_reason}
+            "precision": clf.precision, "precision_reason": model.get("precision_reason", clf.precision_reason)}
 
 
 def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int | None = None) -> dict[str, Any]:
@@ -198,6 +285,7 @@ def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int 
     not grow with the day.
     """
     opts = settings.storage_options
+    commit.acquire_lease(settings.warehouse, day, run_id, opts)  # renew: this run still holds the day
     base = layout.staging_url(settings.warehouse, run_id, "classified")
     urls = [url for url, _ in storage.iter_files(base, opts)]
     utterance_parts = [u for u in urls if u.endswith("/utterances.parquet")]
@@ -234,6 +322,7 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
     from pipeline.warehouse import quality
 
     opts = settings.storage_options
+    commit.acquire_lease(settings.warehouse, day, run_id, opts)  # renew: this run still holds the day
     staged = {t: layout.staged_partition_url(settings.warehouse, run_id, t, day) for t in TABLES}
     calls = _with_date(layout.read_parquet(staged["calls"], opts), day)
     cards = _with_date(layout.read_parquet(staged["scorecards"], opts), day)
@@ -268,41 +357,67 @@ def _with_date(frame: pd.DataFrame, day: str) -> pd.DataFrame:
 
 
 def publish_day(settings: Settings, day: str, run_id: str, plan: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Make the run's tables and quarantine the day's published state, then drop the staging area."""
+    """Publish the run's staged day with the commit protocol (``pipeline.warehouse.commit``).
+
+    Idempotent: a retry after a crash at any point finishes the publish, and a run whose
+    record is already complete returns it unchanged.
+    """
     opts = settings.storage_options
-    q_base = layout.staging_url(settings.warehouse, run_id, "quarantine")
-    records = storage.read_jsonl(storage.join(q_base, "records.jsonl"), opts)
-    fs, _ = storage.filesystem(q_base, opts)
-    files = {rel: storage.read_bytes(fs, url) for url, rel in storage.iter_files(storage.join(q_base, "files"), opts)}
-    published = layout.publish(settings.warehouse, run_id, day, opts)
-    layout.publish_quarantine(settings.warehouse, day, records, files, opts)
-    summary = {"day": day, "run_id": run_id, "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
-               "tables": published, "quarantined": len(records), "ingest": (plan or {}).get("stats")}
-    storage.write_json(storage.join(settings.warehouse, "_runs", f"date={day}.json"), summary, opts)
+    wh = settings.warehouse
+    commit.acquire_lease(wh, day, run_id, opts)
+    version = f"{run_id}.{plan['attempt']}" if plan and plan.get("attempt") else run_id
+    record = commit.read_record(wh, day, opts)
+    if record is None or record.get("version") != version or not record.get("complete"):
+        model = (plan or {}).get("model") or {}
+        q_records = storage.read_jsonl(layout.staging_url(wh, run_id, "quarantine", "records.jsonl"), opts)
+        record = commit.commit_day(wh, run_id, day, {"model_version": model.get("version"),
+                                                     "precision": model.get("precision"),
+                                                     "quarantined": len(q_records),
+                                                     "ingest": (plan or {}).get("stats")}, opts, version=version)
+        layout.publish_quarantine(wh, day, layout.staging_url(wh, run_id, "quarantine"), opts)
+        record = {**record, "complete": True}
+        commit.write_record(wh, day, record, opts)
+    # the tail is idempotent too: a retry after a crash here finishes it
+    commit.drop_old_versions(wh, day, {version, record.get("previous_version") or version}, opts)
     reset_staging(settings, run_id)
-    log.info("published %s (run %s): %d quarantined", day, run_id, len(records))
-    return summary
+    commit.release_lease(wh, day, run_id, opts)
+    log.info("published %s (run %s): %d quarantined", day, run_id, record["quarantined"])
+    return record
 
 
-def run_day(settings: Settings, day: str | date, run_id: str | None = None) -> dict[str, Any]:
-    """Plan, classify every shard, build, validate and publish one day in this process."""
+def run_day(settings: Settings, day: str | date, run_id: str | None = None, allow_empty: bool = False
+            ) -> dict[str, Any]:
+    """Plan, classify every shard, build, validate and publish one day in this process.
+
+    The day's lease is released when the run fails here (no retry will come to finish it);
+    a killed process leaves it, and the next run on this host takes it over at once.
+    """
     started = time.perf_counter()
     day = parse_day(day)
     run_id = run_id or new_run_id(day)
-    plan = plan_day(settings, day, run_id)
-    shard_results = [classify_shard(settings, run_id, url) for url in plan["shards"]]
-    built = build_tables(settings, day, run_id, expected_calls=plan["stats"]["calls_parsed"])
-    validate_day(settings, day, run_id)
-    summary = publish_day(settings, day, run_id, plan)
+    try:
+        plan = plan_day(settings, day, run_id, allow_empty=allow_empty, single_process=True)
+        shard_results = [classify_shard(settings, run_id, url, plan["model"]) for url in plan["shards"]]
+        built = build_tables(settings, day, run_id, expected_calls=plan["stats"]["calls_parsed"])
+        validate_day(settings, day, run_id)
+        summary = publish_day(settings, day, run_id, plan)
+    except DayBusyError:
+        raise  # another run holds the day: not ours to free
+    except BaseException:
+        try:  # best effort: the run's own error is what the caller must see
+            commit.release_lease(settings.warehouse, day, run_id, settings.storage_options)
+        except OSError as exc:
+            log.warning("could not free the lease on %s: %s", day, exc)
+        raise
     seconds = time.perf_counter() - started
     rep_turns = sum(s["rep_turns"] for s in shard_results)
     model_s = sum(s["model_seconds"] for s in shard_results)
     forward_s = sum(s["forward_seconds"] for s in shard_results)
-    summary.update({"rows": built["rows"], "seconds": round(seconds, 2), "rep_turns": rep_turns,
-                    "rep_turns_per_s": round(rep_turns / max(seconds, 1e-9), 1),
-                    "model_seconds": round(model_s, 2), "forward_seconds": round(forward_s, 2),
-                    "outside_forward_share": round(1 - forward_s / max(seconds, 1e-9), 3),
-                    "peak_rss_mb": peak_rss_mb()})
+    summary = {**summary, "rows": built["rows"], "seconds": round(seconds, 2), "rep_turns": rep_turns,
+               "rep_turns_per_s": round(rep_turns / max(seconds, 1e-9), 1),
+               "model_seconds": round(model_s, 2), "forward_seconds": round(forward_s, 2),
+               "outside_forward_share": round(1 - forward_s / max(seconds, 1e-9), 3),
+               "peak_rss_mb": peak_rss_mb()}
     log.info("day %s done in %.1fs: %s", day, seconds, built["rows"])
     return summary
 

@@ -32,6 +32,7 @@ UTTERANCES = pa.schema([
     ("text", pa.string()), ("word_count", pa.int32()), ("is_question", pa.bool_()), ("label", pa.string()),
     *[(c, pa.float32()) for c in PROB_COLUMNS], ("model_version", pa.string()),
     ("spoken_s", pa.float64()),  # time the speaker actually spoke in the turn (README: Inputs)
+    ("precision", pa.string()), ("run_id", pa.string()),  # what labelled the row: one of each per partition
 ])
 
 CALLS = pa.schema([
@@ -48,6 +49,7 @@ CALLS = pa.schema([
     ("rep_talk_s", pa.float64()), ("talk_s", pa.float64()), ("speaker_switches", pa.int32()),
     ("rep_answers", pa.int32()), ("manager", pa.string()),
     ("unknown_speaker_turns", pa.int32()), ("unknown_speaker_s", pa.float64()), ("warnings", pa.string()),
+    ("precision", pa.string()), ("run_id", pa.string()),
 ])
 
 SCORECARDS = pa.schema([
@@ -57,7 +59,7 @@ SCORECARDS = pa.schema([
     ("questions_per_call", pa.float64()), ("longest_monologue_s", pa.float64()), ("interactivity", pa.float64()),
     ("patience_s", pa.float64()), ("advisor_score", pa.float64()), ("tier", pa.string()),
     ("model_version", pa.string()), ("run_id", pa.string()), ("generated_at", UTC_TS),
-    ("manager", pa.string()),
+    ("manager", pa.string()), ("precision", pa.string()),
 ])
 
 SCHEMAS: dict[str, pa.Schema] = {"utterances": UTTERANCES, "calls": CALLS, "scorecards": SCORECARDS}

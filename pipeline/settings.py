@@ -60,6 +60,8 @@ class Settings:
             this long (README: Inputs).
         max_unknown_share: a call where speakers matching no participant hold more than this share
             of the talk is quarantined as ``unresolved_speakers``.
+        max_quarantine_bytes: per day, copies of quarantined files stop at this many bytes; the
+            records of further files stay and say the copy was skipped.
         threads: torch intra-op threads for inference; 0 means all cores.
         batch_size: utterances per forward pass.
         precision: inference precision, ``auto`` (chosen per machine at start-up from the model's
@@ -80,6 +82,7 @@ class Settings:
     max_turn_words: int = 3_000
     merge_gap_s: float = 2.0
     max_unknown_share: float = 0.2
+    max_quarantine_bytes: int = 500_000_000
     threads: int = 0
     batch_size: int = 64
     precision: str = AUTO  # per machine: bf16 on CPUs with bf16 units, int8 only if it met the bound (README)

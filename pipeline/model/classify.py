@@ -308,3 +308,21 @@ def _quality(model_dir: str | Path) -> dict | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text()).get("precision_check")
+
+
+def resolve_model(model_dir: str | Path, precision: str = AUTO, device: str | None = None) -> dict[str, str]:
+    """Pin a run's model before any task loads it: the real folder, its version and the precision.
+
+    ``models/artifacts/current`` is a link that promotion swaps, so each task resolving it
+    for itself could mix two models in one day; the run resolves it once (at plan time) and
+    every task loads exactly this folder at exactly this precision. Cheap: reads two small
+    JSON files and the CPU's flags, not the weights.
+    """
+    folder = Path(model_dir).resolve()
+    meta = json.loads((folder / modeling.META_FILE).read_text(encoding="utf-8"))
+    reason = "requested"
+    if precision == AUTO:
+        precision, reason = choose_precision(_quality(folder), pick_device(device))
+    elif precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {(*PRECISIONS, AUTO)}, got {precision!r}")
+    return {"path": str(folder), "version": str(meta["version"]), "precision": precision, "precision_reason": reason}

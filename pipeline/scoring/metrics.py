@@ -59,8 +59,14 @@ def previous_customer_turn(turns: pd.DataFrame) -> pd.Series:
     return cust.groupby(turns["call_id"], sort=False).transform(lambda s: s.shift(1).ffill()).fillna("")
 
 
-def attach_labels(turns: pd.DataFrame, labels: Sequence[str], probs: np.ndarray, model_version: str) -> pd.DataFrame:
-    """Put predictions on the rep turns; other turns get null label and probabilities."""
+def attach_labels(turns: pd.DataFrame, labels: Sequence[str], probs: np.ndarray, model_version: str,
+                  precision: str = "fp32", run_id: str = "") -> pd.DataFrame:
+    """Put predictions on the rep turns; other turns get null label and probabilities.
+
+    Every row also records what made it: the model version, the precision it ran at (int8
+    and fp32 labels differ on a few percent of turns) and the run, so a partition that
+    mixed two of them is visible (and refused by the quality gate).
+    """
     rep = (turns["speaker_role"] == "rep").to_numpy()
     if int(rep.sum()) != len(labels) or probs.shape != (len(labels), len(LABELS)):
         raise ValueError(f"{int(rep.sum())} rep turns but {len(labels)} labels / probs {probs.shape}")
@@ -72,6 +78,8 @@ def attach_labels(turns: pd.DataFrame, labels: Sequence[str], probs: np.ndarray,
         values[rep] = probs[:, j]
         out[col] = values
     out["model_version"] = model_version
+    out["precision"] = precision
+    out["run_id"] = run_id
     return out
 
 
@@ -109,7 +117,8 @@ def _call_row(call: pd.DataFrame) -> dict:
         "interactivity": switches / (duration / 60) if duration > 0 else 0.0,
         "patience_s": float(pauses.mean()) if len(pauses) else None,
         "first_probe_s": float(probes.min()) if len(probes) else None,
-        "model_version": first["model_version"], "source_file": first["source_file"],
+        "model_version": first["model_version"], "precision": first["precision"], "run_id": first["run_id"],
+        "source_file": first["source_file"],
         "rep_name": first["rep_name"], "team": first["team"], "source_format": first["source_format"],
         **counts, "rep_talk_s": float(talk[rep].sum()), "talk_s": total_talk, "speaker_switches": switches,
         "rep_answers": len(pauses), "manager": first["manager"],
@@ -217,13 +226,13 @@ def scorecards_table(calls: pd.DataFrame, day: str, run_id: str, generated_at: d
             "interactivity": float(c["speaker_switches"].sum()) / minutes if minutes > 0 else 0.0,
             "patience_s": patience, "advisor_score": advisor_score(shares, talk_ratio, cfg),
             "tier": tier(shares, cfg), "model_version": ",".join(sorted(c["model_version"].unique())),
-            "run_id": run_id, "generated_at": generated_at,
+            "precision": ",".join(sorted(c["precision"].unique())), "run_id": run_id, "generated_at": generated_at,
             "manager": c["manager"].iloc[0],
         })
     columns = ["date", "rep_id", "rep_name", "team", "calls", "rep_utterances", *SHARE_COLUMNS,
                "probing_per_call", "commitments_per_call", "rep_talk_ratio", "questions_per_call",
                "longest_monologue_s", "interactivity", "patience_s", "advisor_score", "tier", "model_version",
-               "run_id", "generated_at", "manager"]
+               "precision", "run_id", "generated_at", "manager"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -20,6 +20,7 @@ KINDS = (
     "bad_timestamps",
     "turn_too_long",
     "duplicate_call_id",
+    "duplicate_call_id_previous_day",
     "file_too_large",
     "missing_sidecar",
     "orphan_sidecar",

@@ -193,13 +193,20 @@ class IngestItem:
 
 def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
              roster: Roster | None = None, stats: IngestStats | None = None, merge_gap_s: float = 2.0,
-             max_unknown_share: float = 0.2) -> Iterator[IngestItem]:
+             max_unknown_share: float = 0.2, published: Mapping[str, str] | None = None) -> Iterator[IngestItem]:
     """Yield every call of the day and every quarantined input, in a stable order.
 
     Duplicated ``call_id``s keep their first occurrence (landing order: sorted
-    paths, then position inside a file) and quarantine the others. A quarantined
-    VTT carries its sidecar, so the quarantine copy can be fixed and landed again.
+    paths, then position inside a file) and quarantine the others; a call already
+    published on another day (``published``: call id -> day) is quarantined as
+    ``duplicate_call_id_previous_day``. A quarantined VTT carries its sidecar, so the
+    quarantine copy can be fixed and landed again.
+
+    Only bad input is quarantined. A storage failure (the source raises
+    :class:`~pipeline.warehouse.storage.StorageError` after its retries) propagates, so the
+    task fails and is retried instead of publishing the day without the call.
     """
+    published = published or {}
     stats = stats if stats is not None else IngestStats()
     options = ReadOptions(merge_gap_s=merge_gap_s, max_piece_words=max_turn_words)
     files = source.files
@@ -218,6 +225,8 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
                                       "(setting max_file_bytes, CALLSCORE_MAX_FILE_BYTES)")
             raw = source.read(f)
             calls, bad = _parse_file(f.rel, raw, by_rel, source, max_file_bytes, options)
+        except OSError:
+            raise  # the storage system failed, not the input: fail the task so it retries; never quarantine
         except (TranscriptError, Exception) as exc:
             # Anything a reader did not foresee is still bad input for this file only:
             # quarantine it with the exception rather than stop the day.
@@ -241,6 +250,10 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
                 validate_call(call, max_unknown_share)
                 if call.call_id in seen_ids:
                     raise TranscriptError("duplicate_call_id", f"call_id already read from {seen_ids[call.call_id]}",
+                                          call_id=call.call_id)
+                if call.call_id in published:
+                    raise TranscriptError("duplicate_call_id_previous_day", "call_id already published on "
+                                          f"{published[call.call_id]}; re-run that day to replace it",
                                           call_id=call.call_id)
             except TranscriptError as err:
                 item = Quarantined.from_error(f.rel, err)

@@ -6,7 +6,9 @@
 <warehouse>/quarantine/date=D/files/<rel path>  copies of refused files
 <warehouse>/quarantine/date=D/validation/<run>/ staged tables + GX result of a failed gate
 <warehouse>/_staging/<run_id>/...               a run's work in progress (never read by readers)
-<warehouse>/_runs/date=D.json                   the last published run's summary
+<warehouse>/_versions/<table>/date=D/<run>.parquet  immutable per-run tables (pipeline.warehouse.commit)
+<warehouse>/_runs/date=D.json                   the day's commit record: the published run and its files
+<warehouse>/_leases/date=D.json                 the run working on the day, while it works
 ```
 Folders starting with ``_`` are skipped by Parquet dataset discovery, so staging is
 invisible to readers of the tables.
@@ -147,33 +149,39 @@ def merge_sorted(table: str, sources: list[str], url: str, storage_options: Any 
     return rows
 
 
-def publish(warehouse: str, run_id: str, day: str, storage_options: Any = None) -> list[str]:
-    """Replace each table's partition for ``day`` with the run's staged file, one atomic step per table."""
-    published = []
-    for table in TABLES:
-        staged = staged_partition_url(warehouse, run_id, table, day)
-        final = partition_url(warehouse, table, day)
-        storage.publish_object(staged, final, storage_options)
-        published.append(final)
-        log.info("published %s", final)
-    return published
+def publish_quarantine(warehouse: str, day: str, staged: str, storage_options: Any = None) -> None:
+    """Replace the day's quarantine with a run's staged one: copies streamed file by file, then the records.
 
-
-def publish_quarantine(warehouse: str, day: str, records: list[dict], files: dict[str, bytes],
-                       storage_options: Any = None) -> None:
-    """Replace the day's quarantine with this run's: records, and copies of refused files."""
+    Memory holds no file: each staged copy is copied object to object, so a day of many
+    large bad files publishes like any other (their total is capped at plan time).
+    """
     base = quarantine_url(warehouse, day)
     fs, root = storage.filesystem(storage.join(base, "files"), storage_options)
     keep = set()
-    for rel, data in files.items():
-        url = storage.join(base, "files", rel)
-        storage.write_bytes_atomic(url, data, storage_options)
-        keep.add(storage.filesystem(url, storage_options)[1])
+    for url, rel in storage.iter_files(storage.join(staged, "files"), storage_options):
+        target = storage.join(base, "files", rel)
+        storage.copy_object(url, target, storage_options)
+        keep.add(storage.filesystem(target, storage_options)[1])
     if fs.exists(root):
         for stale in fs.find(root):
             if stale not in keep:
                 fs.rm(stale)
+    records = storage.read_jsonl(storage.join(staged, "records.jsonl"), storage_options)
     storage.write_jsonl(storage.join(base, "records.jsonl"), records, storage_options)
+
+
+def published_call_ids(warehouse: str, exclude_day: str, storage_options: Any = None) -> dict[str, str]:
+    """Call id -> day of every call published on a day other than ``exclude_day`` (only ``call_id`` is read)."""
+    from pipeline.warehouse import commit
+
+    ids: dict[str, str] = {}
+    for record in commit.committed_records(warehouse, storage_options):
+        url = commit.committed_files(record, "calls")
+        if record.get("day") == exclude_day or url is None or not storage.exists(url, storage_options):
+            continue
+        for call_id in read_parquet(url, storage_options, columns=["call_id"])["call_id"]:
+            ids.setdefault(call_id, record["day"])
+    return ids
 
 
 def quarantine_failed_validation(warehouse: str, run_id: str, day: str, result: dict,

@@ -15,23 +15,35 @@ class QueryError(ValueError):
 
 
 def query(warehouse: str, sql: str, storage_options: Any = None) -> pd.DataFrame:
-    """Run SQL with DuckDB over all partitions; ``utterances``, ``calls``, ``scorecards`` are views.
+    """Run SQL with DuckDB over every committed day; ``utterances``, ``calls``, ``scorecards`` are views.
+
+    The views read exactly the files the days' commit records name (``_runs/date=D.json``),
+    so a query never sees a day mid-publish or two runs in one day. The cost is reading one
+    small JSON per day before the query (measured in the README's Guarantees section).
 
     Raises:
         QueryError: one line naming the warehouse read, the tables it holds and DuckDB's message.
     """
     import duckdb
 
+    from pipeline.warehouse import commit
+
     con = duckdb.connect()
-    fs, root = storage.filesystem(warehouse, storage_options)
-    prefix = root
-    if not storage.is_local(fs):
+    fs, _ = storage.filesystem(warehouse, storage_options)
+    local = storage.is_local(fs)
+    if not local:
         con.register_filesystem(fs)
-        prefix = f"{fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol}://{root}"
-    present = [table for table in TABLES if fs.exists(f"{root}/{table}")]
-    for table in present:
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{prefix}/{table}/*/*.parquet', "
-                    "hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true)")
+    records = commit.committed_records(warehouse, storage_options)
+    present = []
+    for table in TABLES:
+        files = [storage.filesystem(f, storage_options)[1] if local else f
+                 for f in (commit.committed_files(r, table) for r in records) if f]
+        if not files:
+            continue
+        present.append(table)
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
+                    "hive_types = {'date': DATE}, union_by_name = true)")
     try:
         return con.execute(sql).fetchdf()
     except duckdb.Error as exc:

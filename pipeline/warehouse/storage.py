@@ -1,24 +1,26 @@
 """All reading and writing of storage: landing zone, warehouse, staging, quarantine.
 
 Every path is a URL handled by fsspec, so a plain path, ``file://`` and ``s3://``
-behave the same. Publishing is atomic per table partition: each partition is one
-Parquet object, replaced with ``os.replace`` on a local disk and with a single
-object PUT (server-side copy) on S3, where no rename exists. Readers therefore see
-either the previous partition or the new one, never a mix.
+behave the same. Every object is replaced whole: ``os.replace`` of a temporary file
+on a local disk, a single object PUT (or server-side copy) on S3, where no rename
+exists. How a day is published from such objects is ``commit``'s business.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Iterator
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -26,6 +28,39 @@ from fsspec.implementations.local import LocalFileSystem
 log = logging.getLogger(__name__)
 
 PART_FILE = "part-0.parquet"
+READ_ATTEMPTS = 3  # a transient storage error (timeout, connection reset) is retried this many times in all
+RETRY_DELAY_S = 0.5  # doubled after each failed attempt
+T = TypeVar("T")
+
+
+class StorageError(OSError):
+    """The storage system failed (not the input): the task must fail so it is retried, never quarantine."""
+
+
+class MissingLandingError(FileNotFoundError):
+    """The landing root or the day's folder does not exist: a wrong setting, not an empty day."""
+
+
+def retrying(what: str, fn: Callable[[], T], attempts: int | None = None) -> T:
+    """Run one storage read, retrying transient failures with backoff.
+
+    A missing file is not transient and is raised at once; any other ``OSError`` (timeouts,
+    connection resets, throttling as s3fs reports them) is retried, and after the last attempt
+    raised as :class:`StorageError` naming what was read.
+    """
+    attempts = attempts or READ_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            if attempt == attempts:
+                raise StorageError(f"reading {what} failed {attempts} times; last error: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+            log.warning("reading %s failed (attempt %d of %d): %s; retrying", what, attempt, attempts, exc)
+            time.sleep(RETRY_DELAY_S * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
 
 
 def _options(storage_options: str | dict | None) -> dict[str, Any]:
@@ -66,18 +101,26 @@ def list_day(landing: str, day: str, storage_options: str | dict | None = None) 
     """List every file below ``<landing>/<day>/`` in a stable (sorted) order.
 
     Only the day's own folder is listed, so the cost of a run does not grow with
-    history. A missing folder is an empty day, not an error; a ``day`` that is not a
-    ``YYYY-MM-DD`` date is (an empty or relative one would list other days too).
+    history. A ``day`` that is not a ``YYYY-MM-DD`` date is refused (an empty or
+    relative one would list other days too).
+
+    Raises:
+        MissingLandingError: the landing root or the day folder does not exist. A mistyped
+            landing path must not look like a quiet day (it would replace a published day
+            with nothing); an existing but empty day folder is an empty day.
     """
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day or ""):
         raise ValueError(f"day must be a YYYY-MM-DD date, got {day!r}")
     date.fromisoformat(day)  # a real calendar date
     fs, root = filesystem(landing, storage_options)
     day_dir = f"{root}/{day}"
-    if not fs.exists(day_dir):
-        log.warning("landing folder %s does not exist: empty day", day_dir)
-        return []
-    found = fs.find(day_dir, detail=True)
+    if not retrying(f"landing {landing}", lambda: fs.exists(day_dir)):
+        if not retrying(f"landing {landing}", lambda: fs.exists(root)):
+            raise MissingLandingError(f"landing root {landing} does not exist (setting landing, "
+                                      "CALLSCORE_LANDING or --landing)")
+        raise MissingLandingError(f"landing {landing} has no folder for {day} (expected {day_dir}/); an empty "
+                                  "day needs an empty folder")
+    found = retrying(f"landing folder {day_dir}", lambda: fs.find(day_dir, detail=True))
     files = [
         LandedFile(path=p, rel=p[len(day_dir) + 1 :], size=int(info.get("size") or 0))
         for p, info in found.items()
@@ -98,11 +141,15 @@ class LandingDay:
     fs: fsspec.AbstractFileSystem
 
     def read(self, f: LandedFile) -> bytes:
-        return read_bytes(self.fs, f.path)
+        """The file's bytes; transient failures retried, then :class:`StorageError` (never bad input)."""
+        return retrying(f"landing file {f.path}", lambda: read_bytes(self.fs, f.path))
 
     def head(self, f: LandedFile, n: int) -> bytes:
-        with self.fs.open(f.path, "rb") as fh:
-            return fh.read(n)
+        def first() -> bytes:
+            with self.fs.open(f.path, "rb") as fh:
+                return fh.read(n)
+
+        return retrying(f"landing file {f.path}", first)
 
 
 def landing_day(landing: str, day: str, storage_options: str | dict | None = None) -> LandingDay:
@@ -136,6 +183,66 @@ def write_bytes_atomic(url: str, data: bytes, storage_options: str | dict | None
         os.replace(tmp, path)
     else:
         fs.pipe_file(path, data)  # a single PUT is atomic on S3
+
+
+def create_exclusive(url: str, data: bytes, storage_options: str | dict | None = None) -> bool:
+    """Create ``url`` only if it does not exist yet; False when it already does.
+
+    Local: ``O_CREAT | O_EXCL``. S3: a conditional PUT (``If-None-Match: *``). Used for
+    leases, where two writers must never both believe they created the object.
+    """
+    fs, path = filesystem(url, storage_options)
+    if is_local(fs):
+        os.makedirs(posixpath.dirname(path), exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return True
+    try:
+        fs.pipe_file(path, data, mode="create")
+    except FileExistsError:
+        return False
+    except OSError as exc:  # s3fs reports a failed precondition (412) as a generic error
+        if any(sign in str(exc) for sign in ("PreconditionFailed", "412", "At least one of the pre-conditions")):
+            return False
+        raise
+    finally:
+        fs.invalidate_cache(posixpath.dirname(path))
+    return True
+
+
+def copy_object(src_url: str, dst_url: str, storage_options: str | dict | None = None) -> None:
+    """Copy one object so the destination is replaced whole (local: temp file + ``os.replace``)."""
+    fs, src = filesystem(src_url, storage_options)
+    _, dst = filesystem(dst_url, storage_options)
+    if is_local(fs):
+        parent = posixpath.dirname(dst)
+        os.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.{posixpath.basename(dst)}.tmp-{os.getpid()}"
+        fs.copy(src, tmp)
+        os.replace(tmp, dst)
+    else:
+        fs.copy(src, dst)  # one server-side copy: a single atomic PUT
+        fs.invalidate_cache(posixpath.dirname(dst))
+
+
+def checksum(url: str, storage_options: str | dict | None = None) -> tuple[str, int]:
+    """``(sha256 hex, size)`` of one object, streamed."""
+    fs, path = filesystem(url, storage_options)
+    digest, size = hashlib.sha256(), 0
+    with fs.open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def holder() -> str:
+    """Who holds a lease: host and process, so a dead holder on this host is recognised at once."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def write_json(url: str, obj: Any, storage_options: str | dict | None = None) -> None:
@@ -178,26 +285,3 @@ def remove_tree(url: str, storage_options: str | dict | None = None) -> None:
     fs, path = filesystem(url, storage_options)
     if fs.exists(path):
         fs.rm(path, recursive=True)
-
-
-def publish_object(staged_url: str, final_url: str, storage_options: str | dict | None = None) -> None:
-    """Atomically make ``staged_url`` the content of ``final_url``, then clear siblings.
-
-    Local: ``os.replace`` (staging sits inside the warehouse, so on the same
-    filesystem). S3: one server-side copy, which is a single atomic PUT. Any other
-    object left in the partition folder (an older layout, a crashed writer's
-    temporary file) is removed afterwards so re-running a day leaves exactly one file.
-    """
-    fs, staged = filesystem(staged_url, storage_options)
-    _, final = filesystem(final_url, storage_options)
-    parent = posixpath.dirname(final)
-    if is_local(fs):
-        os.makedirs(parent, exist_ok=True)
-        os.replace(staged, final)
-    else:
-        fs.copy(staged, final)
-        fs.rm(staged)
-    fs.invalidate_cache(parent)
-    for other in fs.find(parent):
-        if other.rstrip("/") != final:
-            fs.rm(other)

@@ -72,7 +72,18 @@ def _conf(landing: Path, warehouse: Path, model: Path) -> dict:
 
 
 def _files(warehouse: Path) -> list[str]:
-    return sorted(str(p.relative_to(warehouse)) for p in warehouse.rglob("*") if p.is_file())
+    """Every file but the run-versioned copies (``_versions/``), which keep the previous run too."""
+    return sorted(str(p.relative_to(warehouse)) for p in warehouse.rglob("*")
+                  if p.is_file() and p.relative_to(warehouse).parts[0] != "_versions")
+
+
+def _versions(warehouse: Path, day: str) -> dict[str, int]:
+    """How many run versions each table keeps for ``day`` (the committed one and at most one before it)."""
+    return {t: len(list((warehouse / "_versions" / t / f"date={day}").glob("*.parquet"))) for t in TABLES}
+
+
+def _committed(warehouse: Path, day: str) -> str:
+    return json.loads((warehouse / "_runs" / f"date={day}.json").read_text())["version"]
 
 
 def _staging_leftovers(warehouse: Path) -> list[str]:
@@ -198,8 +209,10 @@ def test_dag_test_end_to_end_and_rerun_is_identical(airflow_db, frozen_model, tm
     first, files = run_once(), _files(warehouse)
     assert files == sorted([*(f"{t}/date={DAY}/part-0.parquet" for t in TABLES), f"_runs/date={DAY}.json",
                             f"quarantine/date={DAY}/records.jsonl"])
+    assert _versions(warehouse, DAY) == dict.fromkeys(TABLES, 1)
     second = run_once()
     assert _files(warehouse) == files
+    assert _versions(warehouse, DAY) == dict.fromkeys(TABLES, 2)  # the previous run's kept for running readers
     _assert_same_tables(first, second)
     assert first["scorecards", DAY]["run_id"].iloc[0] != second["scorecards", DAY]["run_id"].iloc[0], \
         "the second dag.test() did not publish anything"
@@ -462,7 +475,7 @@ def test_backfill_three_days_then_reprocess_without_duplicates(live_airflow, fro
 
     first = _check_published(warehouse, BACKFILL_DAYS)
     files = _files(warehouse)
-    mtimes = {p: (warehouse / p).stat().st_mtime_ns for p in files if p.endswith(".parquet")}
+    committed = {day: _committed(warehouse, day) for day in BACKFILL_DAYS}
 
     # An earlier, failed try of a DAG run leaves its staging behind, under the same staging id as the
     # reprocessed run: here, one extra classified shard. Reprocessing must not build on it.
@@ -481,8 +494,8 @@ def test_backfill_three_days_then_reprocess_without_duplicates(live_airflow, fro
     second = _check_published(warehouse, BACKFILL_DAYS)
     assert _files(warehouse) == files
     _assert_same_tables(first, second)
-    rewritten = [p for p, m in mtimes.items() if (warehouse / p).stat().st_mtime_ns != m]
-    assert sorted(rewritten) == sorted(mtimes), "reprocess did not republish every partition"
+    republished = [day for day in BACKFILL_DAYS if _committed(warehouse, day) != committed[day]]
+    assert republished == list(BACKFILL_DAYS), "reprocess did not publish every day anew"
 
 
 def test_a_day_that_is_no_calendar_date_fails_the_run_at_once_without_retries(airflow_db, frozen_model, tmp_path):

@@ -24,7 +24,7 @@ from pipeline import LABELS
 from pipeline.schemas import TABLES
 from pipeline.scoring.metrics import attach_labels, calls_table, scorecards_table, turns_frame
 from pipeline.transcripts.model import Call, Participant, Rep, Utterance
-from pipeline.warehouse import layout
+from pipeline.warehouse import commit, layout
 from pipeline.warehouse.query import query
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +52,8 @@ def _write_day(warehouse: str, day: str, labelled: list[str] = LABELLED) -> None
     frames = {"utterances": utterances, "calls": call_rows,
               "scorecards": scorecards_table(call_rows, day, "run-1", start)}
     for table, frame in frames.items():
-        layout.write_frame(frame, table, layout.partition_url(warehouse, table, day))
+        layout.write_frame(frame, table, layout.staged_partition_url(warehouse, "run-1", table, day))
+    commit.commit_day(warehouse, "run-1", day)  # published as a run publishes: versions, record, reader copies
 
 
 @pytest.fixture(scope="module")

@@ -301,7 +301,7 @@ def test_9_a_quarantined_vtt_keeps_its_sidecar_in_the_quarantine(tmp_path):
     from pipeline.run import plan_day
 
     (tmp_path / "model").mkdir()
-    (tmp_path / "model" / META_FILE).write_text("{}")  # planning only checks that the model folder is one
+    (tmp_path / "model" / META_FILE).write_text('{"version": "m-1"}')  # planning reads only the version
 
     files = {"zoom/bad.vtt": vtt((5, 6, "Pat Rep: Hi."), (1, 2, "Ana Ruiz: Back in time.")),
              "zoom/bad.meta.json": meta(), "zoom/ok.vtt": vtt((0, 1, "Pat Rep: Hi.")),

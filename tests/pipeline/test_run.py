@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline import run
-from pipeline.warehouse import layout, storage
+from pipeline.warehouse import commit, layout, storage
 from pipeline.warehouse.query import query
 from tests.conftest import DAY, REPO
 
@@ -68,7 +68,7 @@ def test_crash_between_stage_and_publish_keeps_the_published_day(settings, monke
     def crash(*args, **kwargs):
         raise RuntimeError("worker died")
 
-    monkeypatch.setattr(layout, "publish", crash)
+    monkeypatch.setattr(commit, "write_versions", crash)
     with pytest.raises(RuntimeError, match="worker died"):
         run.run_day(settings, DAY)
     pd.testing.assert_frame_equal(before, _table(settings, "scorecards"))
@@ -96,8 +96,10 @@ def test_gx_failure_stops_publish_and_quarantines_staged_data(settings, tmp_path
     assert "rep_talk_ratio" in json.dumps(json.loads(results[0].read_text()))
 
 
-def test_empty_day_publishes_empty_partitions(settings):
-    summary = run.run_day(settings, "2026-11-25")
+def test_empty_day_publishes_empty_partitions(settings, tmp_path):
+    empty = tmp_path / "landing" / "2026-11-25"
+    empty.mkdir(parents=True)  # an existing, empty day folder: a quiet day, not a mistake
+    summary = run.run_day(settings.with_(landing=str(tmp_path / "landing")), "2026-11-25")
     assert summary["rows"] == {"utterances": 0, "calls": 0, "scorecards": 0}
 
 

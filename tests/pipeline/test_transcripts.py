@@ -622,7 +622,8 @@ def test_quarantine_case(tmp_path, kind, files, location, file_level):
 
 
 def test_every_quarantine_kind_has_a_case():
-    covered = {c[0] for c in QUARANTINE_CASES} | {"file_too_large", "duplicate_call_id", "reader_error"}
+    covered = {c[0] for c in QUARANTINE_CASES} | {"file_too_large", "duplicate_call_id", "reader_error",
+                                                  "duplicate_call_id_previous_day"}  # tests/reliability
     assert covered == set(KINDS)
 
 
@@ -716,13 +717,17 @@ def test_mixed_day_stats_balance(tmp_path):
     assert firsts == sorted(firsts)
 
 
-def test_missing_day_folder_yields_nothing(tmp_path):
+def test_missing_day_folder_or_landing_is_an_error_not_an_empty_day(tmp_path):
+    from pipeline.warehouse.storage import MissingLandingError
+
     landing = land(tmp_path, {"c.json": canonical()}, day="2024-04-30")
-    _, _, items, stats = ingest(landing, "2024-05-01")
-    assert items == []
-    assert stats == IngestStats()
-    assert list(iter_day(landing_day(str(tmp_path / "no-such-landing"), DAY), max_file_bytes=10,
-                         max_turn_words=10)) == []
+    with pytest.raises(MissingLandingError, match="no folder for 2024-05-01"):
+        ingest(landing, "2024-05-01")
+    with pytest.raises(MissingLandingError, match="landing root"):
+        landing_day(str(tmp_path / "no-such-landing"), DAY)
+    (tmp_path / "landing" / DAY).mkdir()
+    _, _, items, stats = ingest(landing, DAY)  # an existing, empty folder is an empty day
+    assert items == [] and stats == IngestStats()
 
 
 def test_a_run_reads_only_its_own_day(tmp_path):
