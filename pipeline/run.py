@@ -131,12 +131,12 @@ def _plan_held(settings: Settings, day: str, run_id: str, source: storage.Landin
             record["copy"] = (f"skipped: the day's quarantine copies reached max_quarantine_bytes "
                               f"({settings.max_quarantine_bytes} bytes, CALLSCORE_MAX_QUARANTINE_BYTES)")
             copies = ()
+        q_files = layout.staging_url(settings.warehouse, run_id, "quarantine", "files")
         for rel, data in copies:
-            storage.write_bytes_atomic(layout.staging_url(settings.warehouse, run_id, "quarantine", "files", rel),
-                                       data, opts)
+            storage.write_bytes_atomic(storage.child(q_files, layout.quarantine_copy_name(rel)), data, opts)
             copied_bytes += len(data)
         if copies:
-            record["copy"] = "files/" + item.quarantined.file
+            record["copy"] = "files/" + layout.quarantine_copy_name(item.quarantined.file)
         records.append(record)
     flush()
     storage.write_jsonl(layout.staging_url(settings.warehouse, run_id, "quarantine", "records.jsonl"), records, opts)

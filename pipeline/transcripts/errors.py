@@ -25,6 +25,7 @@ KINDS = (
     "missing_sidecar",
     "orphan_sidecar",
     "reader_error",
+    "unsafe_name",
 )
 
 

@@ -134,6 +134,26 @@ def _json(text: str) -> object:
         raise TranscriptError(kind, exc.msg, f"line {exc.lineno} column {exc.colno}") from exc
 
 
+def unsafe_name(rel: str) -> str | None:
+    """Why a landing file's name cannot be trusted as a relative path, or None when it can.
+
+    Landing keys are attacker-controlled: a key ``<day>//<absolute path>`` or one with ``..``
+    segments, joined into a local quarantine path, would write anywhere on the worker. Such
+    a file is quarantined as ``unsafe_name`` and never read or copied.
+    """
+    if not rel or rel.startswith("/"):
+        return "an absolute or empty path"
+    if "\\" in rel:
+        return "a backslash"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in rel):
+        return "a control character"
+    if any(part in ("", ".", "..") for part in rel.split("/")):
+        return "an empty, '.' or '..' path segment"
+    if len(rel) > 1024:
+        return "more than 1024 characters"
+    return None
+
+
 def detect_format(name: str, head: bytes) -> str:
     """Tell a file's format from its name and first bytes: vtt, sidecar, json or unknown."""
     lowered = name.lower()
@@ -209,7 +229,19 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
     published = published or {}
     stats = stats if stats is not None else IngestStats()
     options = ReadOptions(merge_gap_s=merge_gap_s, max_piece_words=max_turn_words)
-    files = source.files
+    files = []
+    for f in source.files:
+        why = unsafe_name(f.rel)
+        if why is None:
+            files.append(f)
+            continue
+        stats.files_seen += 1
+        stats.files_quarantined += 1
+        item = Quarantined(f.rel.encode("unicode_escape").decode("ascii"), "unsafe_name",
+                           f"the file name holds {why}: never read, never copied")
+        stats.count(item)
+        log.warning("quarantined a file with an unsafe name: %s", why)
+        yield IngestItem(quarantined=item)
     by_rel = {f.rel: f for f in files}
     paired = {_sidecar_for(f.rel) for f in files
               if _sidecar_for(f.rel) in by_rel and _is_vtt(f, source, max_file_bytes)}

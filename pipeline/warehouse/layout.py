@@ -3,7 +3,7 @@
 ```
 <warehouse>/<table>/date=D/part-0.parquet       published, what analysts read
 <warehouse>/quarantine/date=D/records.jsonl     refused inputs with their reasons
-<warehouse>/quarantine/date=D/files/<rel path>  copies of refused files
+<warehouse>/quarantine/date=D/files/<hash>/<name>  copies of refused files (hash of the landing folder)
 <warehouse>/quarantine/date=D/validation/<run>/ staged tables + GX result of a failed gate
 <warehouse>/_staging/<run_id>/...               a run's work in progress (never read by readers)
 <warehouse>/_versions/<table>/date=D/<run>.parquet  immutable per-run tables (pipeline.warehouse.commit)
@@ -16,8 +16,10 @@ invisible to readers of the tables.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import posixpath
 from typing import Any
 
 import pandas as pd
@@ -56,6 +58,16 @@ def staged_partition_url(warehouse: str, run_id: str, table: str, day: str) -> s
 
 def quarantine_url(warehouse: str, day: str, *parts: str) -> str:
     return storage.join(warehouse, "quarantine", f"date={day}", *parts)
+
+
+def quarantine_copy_name(rel: str) -> str:
+    """Where a refused landing file's copy goes below ``files/``: a folder named by a hash of the
+    file's landing folder, then its base name. Never the landing key itself (it is input), yet a
+    VTT and its sidecar still land side by side, so the pair can be fixed and landed again."""
+    folder, name = posixpath.split(rel)
+    if name in ("", ".", "..") or "\\" in name or any(ord(c) < 32 for c in name):
+        raise ValueError(f"unsafe file name {rel!r}")
+    return f"{hashlib.sha256(folder.encode()).hexdigest()[:12]}/{name}"
 
 
 def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
@@ -159,7 +171,7 @@ def publish_quarantine(warehouse: str, day: str, staged: str, storage_options: A
     fs, root = storage.filesystem(storage.join(base, "files"), storage_options)
     keep = set()
     for url, rel in storage.iter_files(storage.join(staged, "files"), storage_options):
-        target = storage.join(base, "files", rel)
+        target = storage.child(storage.join(base, "files"), rel)
         storage.copy_object(url, target, storage_options)
         keep.add(storage.filesystem(target, storage_options)[1])
     if fs.exists(root):

@@ -14,6 +14,29 @@ class QueryError(ValueError):
     """The SQL could not run: a typo, or a table this warehouse does not hold. The message says which."""
 
 
+def _lock_down(con: Any, allowed: list[str]) -> None:
+    """After the views exist, the connection may read the committed files and nothing else.
+
+    The SQL is the analyst's (or an attacker's): no ``read_text('/etc/passwd')``, no
+    ``COPY ... TO`` a local path, no extension installed or loaded on the fly, and the
+    settings locked so the SQL cannot undo any of it.
+    """
+    con.execute("SET allowed_paths = $1", [allowed or ["/nonexistent"]])
+    for setting in ("enable_external_access", "autoinstall_known_extensions", "autoload_known_extensions"):
+        con.execute(f"SET {setting} = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _only_selects(con: Any, sql: str) -> None:
+    """Queries read: a statement that is not a SELECT (COPY, ATTACH, SET, INSTALL...) is refused."""
+    import duckdb
+
+    kinds = [statement.type for statement in con.extract_statements(sql)]
+    if not kinds or any(kind != duckdb.StatementType.SELECT for kind in kinds):
+        refused = ", ".join(sorted({k.name for k in kinds if k != duckdb.StatementType.SELECT})) or "none"
+        raise duckdb.InvalidInputException(f"only SELECT statements may run here (got: {refused})")
+
+
 def query(warehouse: str, sql: str, storage_options: Any = None) -> pd.DataFrame:
     """Run SQL with DuckDB over every committed day; ``utterances``, ``calls``, ``scorecards`` are views.
 
@@ -34,7 +57,8 @@ def query(warehouse: str, sql: str, storage_options: Any = None) -> pd.DataFrame
     if not local:
         con.register_filesystem(fs)
     records = commit.committed_records(warehouse, storage_options)
-    present = []
+    present: list[str] = []
+    allowed: list[str] = []
     for table in TABLES:
         files = [storage.filesystem(f, storage_options)[1] if local else f
                  for f in (commit.committed_files(r, table) for r in records) if f]
@@ -44,7 +68,10 @@ def query(warehouse: str, sql: str, storage_options: Any = None) -> pd.DataFrame
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
                     "hive_types = {'date': DATE}, union_by_name = true)")
+        allowed += [*files, *(fs.unstrip_protocol(fs._strip_protocol(f)) for f in files if not local)]
+    _lock_down(con, allowed)
     try:
+        _only_selects(con, sql)
         return con.execute(sql).fetchdf()
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

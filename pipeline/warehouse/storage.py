@@ -84,6 +84,21 @@ def join(url: str, *parts: str) -> str:
     return posixpath.join(url.rstrip("/"), *parts)
 
 
+def child(base: str, rel: str) -> str:
+    """``base`` joined with a relative path that must stay below it (no absolute path, no ``..``).
+
+    Raises:
+        ValueError: ``rel`` would leave ``base``; every path built from input goes through here.
+    """
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"refusing a path that would leave {base}: {rel!r}")
+    joined = posixpath.normpath(join(base, rel)) if "://" not in base else join(base, rel)
+    if "://" not in base and not joined.startswith(posixpath.normpath(base.rstrip("/")) + "/"):
+        raise ValueError(f"refusing a path that would leave {base}: {rel!r}")
+    return joined
+
+
 def is_local(fs: fsspec.AbstractFileSystem) -> bool:
     return isinstance(fs, LocalFileSystem)
 

@@ -310,9 +310,10 @@ def test_9_a_quarantined_vtt_keeps_its_sidecar_in_the_quarantine(tmp_path):
     settings = Settings(landing=landing, warehouse=str(tmp_path / "wh"), model=str(tmp_path / "model"))
     plan = plan_day(settings, DAY, "run-1")
     assert plan["quarantined"] == 1
-    staged = tmp_path / "wh" / "_staging" / "run-1" / "quarantine" / "files" / "zoom"
-    assert sorted(p.name for p in staged.iterdir()) == ["bad.meta.json", "bad.vtt"]
-    assert (staged / "bad.meta.json").read_bytes() == (Path(landing) / DAY / "zoom/bad.meta.json").read_bytes()
+    staged = tmp_path / "wh" / "_staging" / "run-1" / "quarantine" / "files"
+    (folder,) = staged.iterdir()  # named by a hash of the landing folder, never by the landing key (#15)
+    assert sorted(p.name for p in folder.iterdir()) == ["bad.meta.json", "bad.vtt"]
+    assert (folder / "bad.meta.json").read_bytes() == (Path(landing) / DAY / "zoom/bad.meta.json").read_bytes()
 
 
 # ------------------------------------------------------------------ 10. unknown speakers and matching
