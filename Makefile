@@ -49,6 +49,7 @@ airflow: venv model sample airflow-db
 	@$(BIN)/airflow dags reserialize > /dev/null 2>&1
 	@$(BIN)/airflow dags unpause callscore_nightly -y > /dev/null
 	@$(BIN)/airflow dags unpause callscore_train -y > /dev/null
+	@$(BIN)/airflow dags unpause callscore_maintenance -y > /dev/null
 	@AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__CORE__PARALLELISM=$(AIRFLOW_PARALLELISM) \
 	  AIRFLOW__API__BASE_URL=http://127.0.0.1:$(AIRFLOW_PORT) \
 	  AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \

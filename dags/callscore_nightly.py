@@ -13,6 +13,8 @@ Every day at 02:00 UTC this DAG scores the previous UTC day of sales calls:
 5. **publish**: atomically replace the day's partitions and mark the
    `callscore_scorecards` asset, which downstream DAGs can schedule on.
 
+Params choose a day and tuning knobs; where data lives is the deployment's (`CALLSCORE_*`): a
+run's conf may name a storage location only under `CALLSCORE_ALLOWED_PREFIXES` (empty by default).
 Tasks pass paths, never data, through XCom; each is idempotent, so retries and
 re-runs of a day replace its partitions exactly. **plan** pins the model (folder,
 version, precision) that every classify task then loads, so a promotion during a run
@@ -65,10 +67,16 @@ SCORECARDS = Asset(name="callscore_scorecards", uri="callscore://warehouse/score
     params={
         "day": Param("", type="string", pattern=r"^(\d{4}-\d{2}-\d{2})?$",
                      description="YYYY-MM-DD to process; empty = the run's data interval"),
-        "landing": Param("", type="string", description="landing zone URL; empty = CALLSCORE_LANDING"),
-        "warehouse": Param("", type="string", description="warehouse URL; empty = CALLSCORE_WAREHOUSE"),
-        "model": Param("", type="string", description="model folder; empty = the promoted model"),
-        "roster": Param("", type="string", description="roster CSV URL; empty = CALLSCORE_ROSTER"),
+        # Storage comes from the deployment (CALLSCORE_*): these four are honoured only under
+        # CALLSCORE_ALLOWED_PREFIXES, which only the workers' environment sets (SECURITY.md).
+        "landing": Param("", type="string",
+                           description="empty = CALLSCORE_LANDING (else must lie under an allowed prefix)"),
+        "warehouse": Param("", type="string",
+                           description="empty = CALLSCORE_WAREHOUSE (else must lie under an allowed prefix)"),
+        "model": Param("", type="string",
+                         description="empty = the promoted model (else must lie under an allowed prefix)"),
+        "roster": Param("", type="string",
+                          description="empty = CALLSCORE_ROSTER (else must lie under an allowed prefix)"),
         "shard_size": Param(0, type="integer", minimum=0, description="calls per shard; 0 = settings default"),
         "allow_empty": Param(False, type="boolean",
                              description="let a day with no readable calls replace a published day that had some"),

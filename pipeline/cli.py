@@ -125,6 +125,21 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from pipeline.erasure import erase
+
+    audit = erase(_settings(args), email=args.email, call_id=args.call_id, actor=args.actor)
+    print(json.dumps(audit, indent=2))
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from pipeline.run import collect_garbage
+
+    print(json.dumps(collect_garbage(_settings(args), older_than=args.older_than), indent=2))
+    return 0
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     from pipeline.warehouse.query import query
 
@@ -205,6 +220,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_storage(sub.add_parser("unlock", help="free a day's lease left by a run known to be dead"))
     p.add_argument("date", help="partition day YYYY-MM-DD")
     p.set_defaults(func=cmd_unlock)
+
+    p = with_storage(sub.add_parser("erase", help="forget a person (--email) or a call (--call-id) everywhere"))
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="a participant's email: every call they took part in")
+    who.add_argument("--call-id", dest="call_id", help="one call")
+    p.add_argument("--actor", help="who asked, for the audit record (default: the OS user)")
+    p.set_defaults(func=cmd_erase)
+
+    p = with_storage(sub.add_parser("gc", help="retention: remove quarantine copies, failed-validation snapshots, "
+                                               "dead runs' staging and old Data Docs past their time"))
+    p.add_argument("--older-than", dest="older_than", type=int,
+                   help="days; overrides CALLSCORE_QUARANTINE_RETENTION_DAYS (30) and "
+                        "CALLSCORE_DOCS_RETENTION_DAYS (90)")
+    p.set_defaults(func=cmd_gc)
 
     p = with_storage(sub.add_parser("query", help="SQL over the warehouse (DuckDB)"))
     p.add_argument("sql")

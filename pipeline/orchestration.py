@@ -13,7 +13,10 @@ from typing import Any
 from pipeline import ConfigError
 from pipeline.settings import Settings, parse_day
 
-PARAM_KEYS = ("landing", "warehouse", "model", "roster", "shard_size")
+STORAGE_PARAMS = ("landing", "warehouse", "model", "roster")
+"""Params that name a storage location: checked against the deployment, never trusted (SECURITY.md)."""
+KNOB_PARAMS = ("shard_size",)
+PARAM_KEYS = (*STORAGE_PARAMS, *KNOB_PARAMS)
 
 MODEL_POOL = "callscore_model"
 MODEL_POOL_SLOTS = 2
@@ -27,7 +30,58 @@ def default_params() -> dict[str, Any]:
 
 
 def settings_from_params(params: dict[str, Any]) -> Settings:
-    return Settings.load(**{k: params.get(k) or None for k in PARAM_KEYS})
+    """Deployment settings (``CALLSCORE_*``) with the run's tuning knobs and, where allowed, locations.
+
+    Anyone who may trigger a run writes its conf, so a storage param is accepted only when it
+    repeats the deployment's own value or names a folder under ``CALLSCORE_ALLOWED_PREFIXES``
+    (a setting only the environment sets; empty by default, so params cannot move storage at all).
+
+    Raises:
+        ConfigError: a storage param outside the allow-list, or a bad knob.
+    """
+    try:
+        base = Settings.load()
+        knobs = {k: params.get(k) or None for k in KNOB_PARAMS}
+        places = {k: allowed_location(k, str(params[k]), base) for k in STORAGE_PARAMS if params.get(k)}
+        return base.with_(**knobs, **places)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    """``(scheme, path)``; local paths (plain or ``file://``) have scheme ``file``."""
+    scheme, sep, rest = url.partition("://")
+    return (scheme.lower(), rest) if sep else ("file", url)
+
+
+def allowed_location(key: str, value: str, base: Settings) -> str:
+    """``value`` if a run may point ``key`` there.
+
+    Raises:
+        ConfigError: not the deployment's value and not below an allowed prefix. ``..`` segments,
+            control characters, backslashes and relative local paths are refused outright, never
+            normalised, so no spelling reaches outside a prefix.
+    """
+    if value == getattr(base, key):
+        return value
+    prefixes = [p.strip() for p in base.allowed_prefixes.split(",") if p.strip()]
+    if not prefixes:
+        raise ConfigError(f"the {key!r} param may not choose a storage location; it comes from the deployment "
+                          f"(CALLSCORE_{key.upper()}); set CALLSCORE_ALLOWED_PREFIXES on the workers to let runs "
+                          "choose among locations")
+    scheme, path = _split_url(value)
+    parts = path.split("/")
+    bad = (any(ord(c) < 32 or ord(c) == 127 for c in value) or "\\" in value or ".." in parts or "." in parts
+           or (scheme == "file" and not path.startswith("/")))
+    if not bad:
+        for prefix in prefixes:
+            p_scheme, p_path = _split_url(prefix)
+            p_path = p_path.rstrip("/")
+            if p_scheme == scheme and (path.rstrip("/") == p_path or path.startswith(p_path + "/")):
+                return value
+    raise ConfigError(f"the {key!r} param {value!r} is not under an allowed prefix (CALLSCORE_ALLOWED_PREFIXES)")
 
 
 def partition_day(params: dict[str, Any], data_interval_start: datetime | None, run_after: datetime | None) -> str:

@@ -37,8 +37,10 @@ from pipeline.scoring.metrics import (
     turns_frame,
 )
 from pipeline.settings import Settings, parse_day
+from pipeline.transcripts import redact
 from pipeline.transcripts.ingest import IngestStats, Roster, iter_day, parse_roster
-from pipeline.warehouse import commit, layout, storage
+from pipeline.transcripts.subjects import Suppression, index_rows
+from pipeline.warehouse import commit, layout, privacy, storage
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +118,15 @@ def _plan_held(settings: Settings, day: str, run_id: str, source: storage.Landin
             buffer.clear()
 
     published = layout.published_call_ids(settings.warehouse, exclude_day=day, storage_options=opts)
+    suppression = Suppression(privacy.salt(settings.warehouse, opts), privacy.suppressed(settings.warehouse, opts))
+    index: list[dict] = []
     for item in iter_day(source, max_file_bytes=settings.max_file_bytes, max_turn_words=settings.max_turn_words,
                          roster=roster, stats=stats, merge_gap_s=settings.merge_gap_s,
-                         max_unknown_share=settings.max_unknown_share, published=published):
+                         max_unknown_share=settings.max_unknown_share, published=published,
+                         suppress=suppression.covers):
         if item.call is not None:
             buffer.append(item.call)
+            index.extend(index_rows([item.call], suppression.salt))
             if len(buffer) >= settings.shard_size:
                 flush()
             continue
@@ -140,6 +146,7 @@ def _plan_held(settings: Settings, day: str, run_id: str, source: storage.Landin
         records.append(record)
     flush()
     storage.write_jsonl(layout.staging_url(settings.warehouse, run_id, "quarantine", "records.jsonl"), records, opts)
+    storage.write_jsonl(layout.staging_url(settings.warehouse, run_id, "index.jsonl"), index, opts)
     if not stats.balanced():
         raise RuntimeError(f"ingestion lost files: {stats}")
     before = commit.published_calls(commit.read_record(settings.warehouse, day, opts))
@@ -231,10 +238,10 @@ def preflight(settings: Settings) -> Roster | None:
 
 
 @functools.lru_cache(maxsize=2)
-def _classifier(model: str, batch_size: int, threads: int, precision: str):
+def _classifier(model: str, batch_size: int, threads: int, precision: str, meta_sha256: str | None = None):
     from pipeline.model.classify import Classifier
 
-    return Classifier(model, batch_size=batch_size, threads=threads, precision=precision)
+    return Classifier(model, batch_size=batch_size, threads=threads, precision=precision, meta_sha256=meta_sha256)
 
 
 def classify_shard(settings: Settings, run_id: str, shard_url: str, model: dict | None = None) -> dict[str, Any]:
@@ -254,7 +261,8 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str, model: dict 
     opts = settings.storage_options
     model = model or resolve_model(settings.model, settings.precision)
     turns = layout.read_parquet(shard_url, opts)
-    clf = _classifier(model["path"], settings.batch_size, settings.threads, model["precision"])
+    clf = _classifier(model["path"], settings.batch_size, settings.threads, model["precision"],
+                      model.get("meta_sha256"))
     if clf.version != model["version"] or clf.precision != model["precision"]:
         raise RuntimeError(f"run {run_id} planned model {model['version']} at {model['precision']}, but "
                            f"{model['path']} loads {clf.version} at {clf.precision}")
@@ -262,7 +270,9 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str, model: dict 
     context = previous_customer_turn(turns)
     preds = clf.predict(turns.loc[rep, "text"].tolist(), context[rep].tolist())
     labelled = attach_labels(turns, preds.labels, preds.probs, clf.version, clf.precision, run_id)
-    calls = calls_table(labelled)
+    calls = calls_table(labelled)  # metrics from the words as said; only the published text is redacted
+    calls["title"] = redact.redact_titles(calls["call_id"], calls["title"], labelled, settings.customer_text)
+    labelled = redact.redact_frame(labelled, settings.customer_text)
     name = shard_url.rsplit("/", 1)[-1].removesuffix(".parquet")
     out = layout.staging_url(settings.warehouse, run_id, "classified", name)
     layout.write_parquet(labelled, storage.join(out, "utterances.parquet"), opts)
@@ -375,6 +385,9 @@ def publish_day(settings: Settings, day: str, run_id: str, plan: dict[str, Any] 
                                                      "quarantined": len(q_records),
                                                      "ingest": (plan or {}).get("stats")}, opts, version=version)
         layout.publish_quarantine(wh, day, layout.staging_url(wh, run_id, "quarantine"), opts)
+        staged_index = layout.staging_url(wh, run_id, "index.jsonl")  # who took part, hashed: for erasure
+        if storage.exists(staged_index, opts):
+            storage.copy_object(staged_index, privacy.index_url(wh, day), opts)
         record = {**record, "complete": True}
         commit.write_record(wh, day, record, opts)
     # the tail is idempotent too: a retry after a crash here finishes it
@@ -383,6 +396,25 @@ def publish_day(settings: Settings, day: str, run_id: str, plan: dict[str, Any] 
     commit.release_lease(wh, day, run_id, opts)
     log.info("published %s (run %s): %d quarantined", day, run_id, record["quarantined"])
     return record
+
+
+def collect_garbage(settings: Settings, older_than: int | None = None, today: date | None = None) -> dict[str, Any]:
+    """Retention over the warehouse and its Data Docs (``pipeline.warehouse.retention``).
+
+    Args:
+        older_than: days, overriding both retention settings for this run (``callscore gc --older-than``).
+        today: the day ages count from (tests); the current UTC day by default.
+    """
+    from pipeline.warehouse import retention
+
+    if older_than is not None and older_than < 0:
+        raise ConfigError(f"--older-than must be 0 or more days, got {older_than}")
+    out = retention.collect(
+        settings.warehouse, today=today or datetime.now(UTC).date(),
+        quarantine_days=settings.quarantine_retention_days if older_than is None else older_than,
+        docs_days=settings.docs_retention_days if older_than is None else older_than,
+        staging_idle_s=commit.LEASE_TTL_S, docs_dir=settings.data_docs_dir(), storage_options=settings.storage_options)
+    return out.to_dict()
 
 
 def run_day(settings: Settings, day: str | date, run_id: str | None = None, allow_empty: bool = False

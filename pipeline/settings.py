@@ -71,6 +71,15 @@ class Settings:
             ``_data_docs`` under a local warehouse, or under the user's cache for a remote one
             (see :meth:`data_docs_dir`), never inside the source checkout.
         scoring: optional JSON file overriding the advisor-score weights and tier thresholds.
+        allowed_prefixes: comma-separated URL prefixes under which DAG params may place landing,
+            warehouse, model or roster; empty (default) means params cannot choose storage at all.
+            Read from the environment only, never from a param (SECURITY.md).
+        quarantine_retention_days: quarantine copies and failed-validation snapshots of a day are
+            removed by retention (``callscore gc``, the weekly maintenance DAG) this many days after it.
+        docs_retention_days: Data Docs validation pages older than this are removed by retention.
+        customer_text: what the published ``utterances`` table holds of customer speech: ``keep``,
+            ``redact`` (default: customer names, emails, phone, card and long numbers replaced with
+            typed placeholders, in rep turns too) or ``drop`` (customer turns' text emptied as well).
     """
 
     landing: str = str(DEFAULT_VAR / "landing")
@@ -89,6 +98,10 @@ class Settings:
     storage_options: str = ""
     data_docs: str = ""
     scoring: str = ""
+    allowed_prefixes: str = ""
+    quarantine_retention_days: int = 30
+    docs_retention_days: int = 90
+    customer_text: str = "redact"
 
     def __post_init__(self) -> None:
         if self.shard_size < 1:
@@ -101,6 +114,10 @@ class Settings:
             raise ValueError("batch_size must be >= 1 and threads >= 0")
         if not (math.isfinite(self.merge_gap_s) and 0 <= self.merge_gap_s <= 60):
             raise ValueError(f"merge_gap_s must be between 0 and 60 seconds, got {self.merge_gap_s}")
+        if self.quarantine_retention_days < 0 or self.docs_retention_days < 0:
+            raise ValueError("retention days must not be negative")
+        if self.customer_text not in ("keep", "redact", "drop"):
+            raise ValueError(f"customer_text must be keep, redact or drop, got {self.customer_text!r}")
         if not 0 <= self.max_unknown_share <= 1:
             raise ValueError(f"max_unknown_share must be between 0 and 1, got {self.max_unknown_share}")
 

@@ -398,6 +398,25 @@ def _person(rng: random.Random, domain: str, name: str | None = None) -> dict[st
     return {"name": name, "email": f"{local}@{domain}", "role": "customer"}
 
 
+PII_SHARE = 0.35
+"""Calls where a customer reads out contact, card or account details: what redaction must remove."""
+SAMPLE_CARDS = ("4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005", "4012 8888 8888 1881")
+"""Payment networks' published test numbers (Luhn-valid, never real accounts)."""
+
+
+def _contact_details(rng: random.Random, email: str) -> str:
+    """A customer sentence with PII in it; phone numbers are in the 555-01xx range reserved for fiction."""
+    phone = rng.choice(("({a}) 555-01{n:02d}", "{a}-555-01{n:02d}", "+1 {a} 555 01{n:02d}")).format(
+        a=rng.randint(201, 989), n=rng.randint(0, 99))
+    return rng.choice((
+        f"You can reach me directly at {email} or on {phone}.",
+        f"My cell is {phone}, best after three.",
+        f"Send the paperwork to {email}.",
+        f"For the pilot we can put it on the company card, {rng.choice(SAMPLE_CARDS)}.",
+        f"Our account number with you is {rng.randint(10_000_000, 99_999_999)}.",
+    ))
+
+
 def _make_call(rng: random.Random, call_id: str, day: date, fmt: str, long_call: bool = False) -> dict:
     """One canonical call. ``fmt`` only matters for namesakes: a VTT names speakers by display name
     alone, so a customer who shares the rep's name would make that file unreadable."""
@@ -425,10 +444,15 @@ def _make_call(rng: random.Random, call_id: str, day: date, fmt: str, long_call:
     rates = {p["email"]: rng.uniform(2.2, 2.8) for p in customers}
     utterances = []
     t = rng.uniform(0.0, 2.5)
+    pii = random.Random(f"pii:{call_id}")  # its own stream: the rest of the sample is as before
+    cust_turns = [i for i, (who, _, _) in enumerate(turns) if who == "cust" and i >= 2]
+    contact_at = pii.choice(cust_turns) if cust_turns and pii.random() < PII_SHARE else -1
     for i, (who, _, text) in enumerate(turns):
         person = people[who] if who != "cust" else (speaking[0] if rng.random() < 0.7 else rng.choice(speaking))
         if asr:
             text = asr_noise(text, rng)
+        if i == contact_at:
+            text = f"{text} {_contact_details(pii, person['email'])}"
         words = len(text.split())
         rate = style.rate if who == "rep" else rates.get(person["email"], 2.5)
         if i and long_call and rng.random() < CROSSTALK:

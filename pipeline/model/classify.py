@@ -224,14 +224,15 @@ class Classifier:
     """
 
     def __init__(self, model_dir: str | Path, batch_size: int = 64, threads: int = 0, precision: str = "fp32",
-                 device: str | None = None, prefetch: int | None = None):
+                 device: str | None = None, prefetch: int | None = None, verify: bool = True,
+                 meta_sha256: str | None = None):
         if precision not in (*PRECISIONS, AUTO):
             raise ValueError(f"precision must be one of {(*PRECISIONS, AUTO)}, got {precision!r}")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         modeling.set_threads(threads)
         self.device = pick_device(device)
-        self.model, self.tokenizer, self.meta = modeling.load(model_dir)
+        self.model, self.tokenizer, self.meta = modeling.load(model_dir, verify=verify, meta_sha256=meta_sha256)
         self.precision_reason = "requested"
         if precision == AUTO:
             precision, self.precision_reason = choose_precision(_quality(model_dir), self.device)
@@ -315,14 +316,21 @@ def resolve_model(model_dir: str | Path, precision: str = AUTO, device: str | No
 
     ``models/artifacts/current`` is a link that promotion swaps, so each task resolving it
     for itself could mix two models in one day; the run resolves it once (at plan time) and
-    every task loads exactly this folder at exactly this precision. Cheap: reads two small
-    JSON files and the CPU's flags, not the weights.
+    every task loads exactly this folder at exactly this precision. The folder is verified
+    against its recorded checksums here (a fraction of a second for MiniLM), and the pin carries
+    the sha256 of ``callscore.json`` so each task refuses a folder resealed since.
+
+    Raises:
+        ModelIntegrityError: the folder does not match its record.
     """
+    from pipeline.model import integrity
+
     folder = Path(model_dir).resolve()
-    meta = json.loads((folder / modeling.META_FILE).read_text(encoding="utf-8"))
+    meta = integrity.verify(folder)
     reason = "requested"
     if precision == AUTO:
         precision, reason = choose_precision(_quality(folder), pick_device(device))
     elif precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {(*PRECISIONS, AUTO)}, got {precision!r}")
-    return {"path": str(folder), "version": str(meta["version"]), "precision": precision, "precision_reason": reason}
+    return {"path": str(folder), "version": str(meta["version"]), "precision": precision, "precision_reason": reason,
+            "meta_sha256": integrity.meta_digest(folder)}

@@ -89,11 +89,14 @@ def baselines(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
 
 
 def evaluate_model(model_dir: str | Path, data: pd.DataFrame, train: pd.DataFrame | None = None,
-                   precision: str = "fp32", threads: int = 0) -> dict:
-    """Score a model folder on labelled turns, with baselines when training data is given."""
+                   precision: str = "fp32", threads: int = 0, verify: bool = True) -> dict:
+    """Score a model folder on labelled turns, with baselines when training data is given.
+
+    ``verify=False`` only for training measuring the folder it has not sealed yet.
+    """
     from pipeline.model.classify import Classifier
 
-    clf = Classifier(model_dir, precision=precision, threads=threads)
+    clf = Classifier(model_dir, precision=precision, threads=threads, verify=verify)
     preds = clf.predict(data["text"].tolist(), data["context"].tolist())
     result = {"model_version": clf.version, "precision": clf.precision,
               **scores(data["label"].tolist(), preds.labels),

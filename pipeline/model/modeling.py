@@ -19,7 +19,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from pipeline import LABELS
-from pipeline.model import META_FILE
+from pipeline.model import META_FILE, integrity
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +47,27 @@ def read_meta(model_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def load(model_dir: str | Path) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
+def load(model_dir: str | Path, verify: bool = True, meta_sha256: str | None = None
+         ) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
     """Load a trained folder: the network in eval mode, its tokenizer and its metadata.
 
+    Args:
+        verify: check every file against the checksums training recorded (``integrity``); only
+            training itself, measuring the folder it is still writing, passes False.
+        meta_sha256: the run's pin of ``callscore.json`` (see ``classify.resolve_model``).
+
     Raises:
+        ModelIntegrityError: the folder does not match its record (a ValueError).
         ValueError: the folder holds a mean-pooling head from before the standard format (retrain it:
             standard tools would silently load it with a random head), or predicts other labels.
     """
-    meta = read_meta(model_dir)
+    meta = integrity.verify(model_dir, meta_sha256) if verify else read_meta(model_dir)
     if meta.get("head", "cls") != "cls":
         raise ValueError(f"{model_dir} holds a {meta.get('head')!r}-pooling head from an older callscore; "
                          "retrain it (`callscore train --promote`): only the standard "
                          "BertForSequenceClassification format is supported")
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+    # safetensors only: a pickled pytorch_model.bin runs code when loaded
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), use_safetensors=True)
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if labels != list(LABELS):
         raise ValueError(f"{model_dir} predicts {labels}, expected {list(LABELS)}")

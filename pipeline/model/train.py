@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from pipeline import LABELS
-from pipeline.model import corpus, evaluate, modeling
+from pipeline.model import corpus, evaluate, integrity, modeling
 from pipeline.model.classify import infer
 from pipeline.paths import ARTIFACTS_DIR
 
@@ -203,6 +203,7 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
     from pipeline.model.card import write_model_card
 
     write_model_card(out, meta, metrics)
+    integrity.seal(out)  # last: the checksums cover every file a consumer reads
     log.info("wrote %s in %.0fs", out, time.perf_counter() - started)
     return out
 
@@ -233,7 +234,7 @@ def choose_windows(out: Path, sets: dict[str, pd.DataFrame]) -> tuple[int, dict,
     """
     from pipeline.model.classify import Classifier
 
-    clf = Classifier(out, precision="fp32")
+    clf = Classifier(out, precision="fp32", verify=False)  # the folder being written: sealed at the end
     clf.temperature = 1.0
     result: dict[str, dict] = {}
     probs: dict[int, dict[str, np.ndarray]] = {}
@@ -279,7 +280,7 @@ def measure(out: Path, sets: dict[str, pd.DataFrame], train_df: pd.DataFrame) ->
     """
     from pipeline.model.classify import choose_precision
 
-    full = {p: {name: evaluate.evaluate_model(out, df, precision=p) for name, df in sets.items()}
+    full = {p: {name: evaluate.evaluate_model(out, df, precision=p, verify=False) for name, df in sets.items()}
             for p in MEASURED_PRECISIONS}
     check = {p: {name: r["macro_f1"] for name, r in by_set.items()} for p, by_set in full.items()}
     served, reason = choose_precision(check, torch.device("cpu"))
@@ -303,9 +304,17 @@ def promote(model_dir: Path, link: Path = ARTIFACTS_DIR / "current") -> None:
 
 
 def ensure_model(link: Path = ARTIFACTS_DIR / "current", cfg: TrainConfig | None = None) -> Path:
-    """Return the current model, training and promoting the default one on first use."""
+    """Return the current model, training and promoting the default one on first use.
+
+    A current folder that fails its checksums (trained before folders were sealed, or changed
+    since) is replaced the same way, so `make model` is always the way out of that refusal.
+    """
     if (link / modeling.META_FILE).is_file():
-        return link
+        try:
+            integrity.verify(link)
+            return link
+        except integrity.ModelIntegrityError as exc:
+            log.warning("current model %s is refused (%s): training the default model again", link.resolve(), exc)
     log.info("no model at %s: training the default model (a few minutes on 2 cores)", link)
     out = train(cfg or TrainConfig())
     promote(out, link)
@@ -318,11 +327,28 @@ def promote_if_better(candidate: Path, link: Path = ARTIFACTS_DIR / "current",
 
     Both are scored on the same turns (the corpus's hash-based validation split, which neither
     trained on) at the precision each would be served with on this machine; the held-out test is
-    never used to choose. A current folder that cannot be loaded any more (an old format) is
-    replaced. The previous model folder is kept untouched, so rolling back is promoting it again.
+    never used to choose. A current folder that cannot be loaded any more (an old format, or one
+    failing its checksums) is replaced. The previous model folder is kept untouched, so rolling back
+    is promoting it again.
+
+    Nothing the candidate says about itself decides: its checksums are verified, its macro-F1 is
+    measured here, and the served precision its ``metrics.json`` allows is checked again on these
+    turns against fp32 (within ``QUALITY_BOUND``), so a folder whose recorded metrics overstate it
+    is refused.
     """
+    from pipeline.model.classify import QUALITY_BOUND
+
     validation = corpus.validation_split() if validation is None else validation
     new = evaluate.evaluate_model(candidate, validation, precision="auto")
+    fp32 = new if new["precision"] == "fp32" else evaluate.evaluate_model(candidate, validation, precision="fp32")
+    if new["macro_f1"] < fp32["macro_f1"] - QUALITY_BOUND:
+        log.warning("candidate %s: served precision %s scores %.4f against fp32 %.4f on validation, beyond the "
+                    "bound its metrics.json claims: not promoted", candidate.name, new["precision"], new["macro_f1"],
+                    fp32["macro_f1"])
+        return {"candidate": str(candidate), "candidate_macro_f1": new["macro_f1"],
+                "candidate_precision": new["precision"], "candidate_fp32_macro_f1": fp32["macro_f1"],
+                "validation_turns": len(validation), "promoted": False,
+                "reason": f"{new['precision']} is more than {QUALITY_BOUND} macro-F1 below fp32 on validation"}
     current = link.resolve() if (link / modeling.META_FILE).is_file() else None
     old = None
     if current is not None:
@@ -337,6 +363,7 @@ def promote_if_better(candidate: Path, link: Path = ARTIFACTS_DIR / "current",
              new["precision"], current.name if current else "(none)", old and old["macro_f1"],
              "promoted" if promoted else "kept current")
     return {"candidate": str(candidate), "candidate_macro_f1": new["macro_f1"],
-            "candidate_precision": new["precision"], "previous": str(current) if current else None,
+            "candidate_precision": new["precision"], "candidate_fp32_macro_f1": fp32["macro_f1"],
+            "previous": str(current) if current else None,
             "previous_macro_f1": old and old["macro_f1"], "previous_precision": old and old["precision"],
             "validation_turns": len(validation), "promoted": promoted}

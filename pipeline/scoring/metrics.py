@@ -19,6 +19,7 @@ import pandas as pd
 from pipeline import LABELS
 from pipeline.schemas import CALLS, COUNT_COLUMNS, PROB_COLUMNS, SHARE_COLUMNS
 from pipeline.transcripts.model import Call
+from pipeline.transcripts.redact import OUTSIDE_ROLES, pack_names
 
 _QUESTION_START = re.compile(
     r"^(?:(?:so|and|but|okay|ok|um+|uh+|well|now|right|yeah|oh|hey|great)[\s,]+)*"
@@ -41,12 +42,15 @@ def turns_frame(calls: Iterable[Call]) -> pd.DataFrame:
         meta = {"call_id": call.call_id, "started_at": call.started_at, "duration_s": call.duration_s,
                 "title": call.title, "rep_id": call.rep.id, "rep_name": call.rep.name, "team": call.rep.team,
                 "manager": call.rep.manager, "source_file": call.source_file, "source_format": call.source_format,
-                "warnings": "; ".join(call.warnings) or None}
+                "warnings": "; ".join(call.warnings) or None,
+                # the call's deny-list for redaction (transcripts.redact); staged only, never published
+                "redact_names": pack_names([p.name for p in call.participants if p.role == "customer"]
+                                           + [u.speaker for u in call.utterances if u.role in OUTSIDE_ROLES])}
         for i, u in enumerate(call.utterances):
             rows.append({**meta, "utterance_index": i, "speaker": u.speaker, "speaker_role": u.role,
                          "start_s": u.start_s, "end_s": u.end_s, "spoken_s": u.spoken, "text": u.text})
-    frame = pd.DataFrame(rows, columns=[*CALL_COLUMNS, "utterance_index", "speaker", "speaker_role", "start_s",
-                                        "end_s", "spoken_s", "text"])
+    frame = pd.DataFrame(rows, columns=[*CALL_COLUMNS, "redact_names", "utterance_index", "speaker", "speaker_role",
+                                        "start_s", "end_s", "spoken_s", "text"])
     frame["word_count"] = frame["text"].map(lambda t: len(t.split())).astype("int32")
     frame["is_question"] = frame["text"].map(is_question).astype(bool)
     frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)

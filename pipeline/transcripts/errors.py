@@ -26,6 +26,7 @@ KINDS = (
     "orphan_sidecar",
     "reader_error",
     "unsafe_name",
+    "erased",  # on the suppression list of an erasure request (callscore erase): recorded, never copied
 )
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import logging
 import posixpath
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -134,6 +135,12 @@ def _json(text: str) -> object:
         raise TranscriptError(kind, exc.msg, f"line {exc.lineno} column {exc.colno}") from exc
 
 
+def log_id(rel: str) -> str:
+    """A landing file as logs name it: 12 hex of its name's sha256 (landing folders often hold people's
+    names; the quarantine record, which is access-controlled data, maps it back)."""
+    return hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
 def unsafe_name(rel: str) -> str | None:
     """Why a landing file's name cannot be trusted as a relative path, or None when it can.
 
@@ -213,14 +220,19 @@ class IngestItem:
 
 def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
              roster: Roster | None = None, stats: IngestStats | None = None, merge_gap_s: float = 2.0,
-             max_unknown_share: float = 0.2, published: Mapping[str, str] | None = None) -> Iterator[IngestItem]:
+             max_unknown_share: float = 0.2, published: Mapping[str, str] | None = None,
+             suppress: Callable[[Call], bool] | None = None) -> Iterator[IngestItem]:
     """Yield every call of the day and every quarantined input, in a stable order.
 
     Duplicated ``call_id``s keep their first occurrence (landing order: sorted
     paths, then position inside a file) and quarantine the others; a call already
     published on another day (``published``: call id -> day) is quarantined as
     ``duplicate_call_id_previous_day``. A quarantined VTT carries its sidecar, so the
-    quarantine copy can be fixed and landed again.
+    quarantine copy can be fixed and landed again. A call ``suppress`` covers (an erasure
+    request named it or a participant) is recorded as ``erased`` and never copied.
+
+    Logs name error kinds, call ids and :func:`log_id` hashes of file names, never names,
+    emails or transcript text: the full message is in the quarantine record.
 
     Only bad input is quarantined. A storage failure (the source raises
     :class:`~pipeline.warehouse.storage.StorageError` after its retries) propagates, so the
@@ -267,7 +279,8 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
             item = Quarantined.from_error(f.rel, err)
             stats.files_quarantined += 1
             stats.count(item)
-            log.warning("quarantined %s: %s", f.rel, err, exc_info=not isinstance(exc, TranscriptError))
+            log.warning("quarantined file %s: %s", log_id(f.rel), err.kind,
+                        exc_info=not isinstance(exc, TranscriptError) and log.isEnabledFor(logging.DEBUG))
             yield IngestItem(quarantined=item, raw=raw, companions=_companions(f.rel, by_rel, paired, source,
                                                                                max_file_bytes))
             continue
@@ -275,9 +288,18 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
         for item in bad:
             stats.calls_quarantined += 1
             stats.count(item)
-            log.warning("quarantined call %s in %s: %s %s", item.call_id, f.rel, item.kind, item.message)
+            log.warning("quarantined call %s in file %s: %s", item.call_id, log_id(f.rel), item.kind)
             yield IngestItem(quarantined=item, raw=raw)
         for call in calls:
+            if suppress is not None and suppress(call):
+                item = Quarantined.from_error(f.rel, TranscriptError(
+                    "erased", "on the suppression list of an erasure request (callscore erase): not published, "
+                    "not copied", call_id=call.call_id))
+                stats.calls_quarantined += 1
+                stats.count(item)
+                log.warning("call %s in file %s: erased", call.call_id, log_id(f.rel))
+                yield IngestItem(quarantined=item)
+                continue
             try:
                 validate_call(call, max_unknown_share)
                 if call.call_id in seen_ids:
@@ -291,14 +313,15 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
                 item = Quarantined.from_error(f.rel, err)
                 stats.calls_quarantined += 1
                 stats.count(item)
-                log.warning("quarantined call %s in %s: %s", call.call_id, f.rel, err)
+                log.warning("quarantined call %s in file %s: %s", call.call_id, log_id(f.rel), err.kind)
                 yield IngestItem(quarantined=item, raw=raw, companions=_companions(f.rel, by_rel, paired, source,
                                                                                    max_file_bytes))
                 continue
             seen_ids[call.call_id] = f.rel
             stats.calls_parsed += 1
-            for warning in call.warnings:
-                log.warning("call %s in %s: %s", call.call_id, f.rel, warning)
+            if call.warnings:
+                log.warning("call %s in file %s: %d warning(s), in calls.warnings", call.call_id, log_id(f.rel),
+                            len(call.warnings))
             yield IngestItem(call=replace(call, rep=roster.apply(call.rep) if roster else rep_identity(call.rep)))
 
 

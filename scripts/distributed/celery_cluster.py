@@ -280,6 +280,8 @@ class Cluster:
             "CALLSCORE_LANDING": self.s3("landing"),
             "CALLSCORE_WAREHOUSE": self.s3("warehouse"),
             "CALLSCORE_DATA_DOCS": str(self.root / "data_docs"),
+            # runs may point at per-run prefixes of the test bucket and at the repo's model folders only
+            "CALLSCORE_ALLOWED_PREFIXES": f"{self.s3()},{REPO / 'models' / 'artifacts'}",
             "CALLSCORE_THREADS": "1",  # one core per worker process
             "CALLSCORE_MODEL_QUEUE": "gpu",  # docker/config/airflow_local_settings.py routes classify there
             "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1",

@@ -23,6 +23,8 @@ AIRFLOW_ENV = {
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+    # This test deployment lets a run's conf point at per-test folders (pytest's tmp dirs) and nowhere else.
+    "CALLSCORE_ALLOWED_PREFIXES": tempfile.gettempdir(),
 }
 os.environ.update(AIRFLOW_ENV)
 

@@ -208,7 +208,8 @@ def test_dag_test_end_to_end_and_rerun_is_identical(airflow_db, frozen_model, tm
 
     first, files = run_once(), _files(warehouse)
     assert files == sorted([*(f"{t}/date={DAY}/part-0.parquet" for t in TABLES), f"_runs/date={DAY}.json",
-                            f"quarantine/date={DAY}/records.jsonl"])
+                            f"quarantine/date={DAY}/records.jsonl",
+                            f"_index/date={DAY}.jsonl", "_private/salt"])  # for erasure (SECURITY.md)
     assert _versions(warehouse, DAY) == dict.fromkeys(TABLES, 1)
     second = run_once()
     assert _files(warehouse) == files

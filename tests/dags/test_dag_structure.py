@@ -11,7 +11,7 @@ import pytest
 
 from tests.dags.conftest import REPO
 
-DAG_IDS = ["callscore_nightly", "callscore_train"]
+DAG_IDS = ["callscore_maintenance", "callscore_nightly", "callscore_train"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_no_import_errors(dagbag):
     assert sorted(dagbag.dag_ids) == DAG_IDS
 
 
-@pytest.mark.parametrize("dag_file", ["callscore_nightly.py", "callscore_train.py"])
+@pytest.mark.parametrize("dag_file", ["callscore_nightly.py", "callscore_train.py", "callscore_maintenance.py"])
 def test_dag_file_imports_fast_without_heavy_modules(dag_file):
     heavy_modules = ("torch", "transformers", "pandas", "great_expectations", "pyarrow")
     code = (f"import json, runpy, sys, time; t = time.perf_counter(); "
@@ -64,6 +64,27 @@ def test_nightly_shape(dagbag):
     assert dag.get_task("publish").upstream_task_ids == {"plan", "validate"}
     assert [a.name for a in dag.get_task("publish").outlets] == ["callscore_scorecards"]
     assert set(dag.params.keys()) >= {"day", "landing", "warehouse", "model", "roster", "shard_size"}
+
+
+def test_maintenance_shape_and_run(dagbag, airflow_db, tmp_path, monkeypatch):
+    """Weekly, no params (what to delete is the deployment's call), and a real run removes a dead run's staging."""
+    import os
+
+    from airflow.utils.state import DagRunState
+
+    dag = dagbag.dags["callscore_maintenance"]
+    assert dag.timetable.expression == "0 4 * * 0"
+    assert not dict(dag.params)
+    assert set(dag.task_ids) == {"retention"}
+    dead = tmp_path / "wh" / "_staging" / "2026-11-20_dead" / "x.parquet"
+    dead.parent.mkdir(parents=True)
+    dead.write_bytes(b"x")
+    os.utime(dead, (0, 0))
+    monkeypatch.setenv("CALLSCORE_WAREHOUSE", str(tmp_path / "wh"))
+    monkeypatch.setenv("CALLSCORE_DATA_DOCS", str(tmp_path / "docs"))
+    dr = dag.test()
+    assert dr.state == DagRunState.SUCCESS
+    assert not dead.parent.exists()
 
 
 def test_train_shape(dagbag):

@@ -63,7 +63,7 @@ def test_make_airflow_unpauses_the_dags_requires_a_login_and_stops_its_whole_gro
         status, dags = _request(f"{url}/api/v2/dags", token=body["access_token"])
         assert status == 200
         paused = {d["dag_id"]: d["is_paused"] for d in dags["dags"]}
-        assert paused == {"callscore_nightly": False, "callscore_train": False}
+        assert paused == {"callscore_maintenance": False, "callscore_nightly": False, "callscore_train": False}
         environ = Path(f"/proc/{pgid}/environ").read_bytes().split(b"\0")
         assert b"AIRFLOW__CORE__PARALLELISM=2" in environ
     finally:

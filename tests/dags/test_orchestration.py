@@ -32,6 +32,7 @@ def test_bad_day_param_is_refused():
 
 def test_params_override_settings_and_blank_falls_through(monkeypatch):
     monkeypatch.setenv("CALLSCORE_WAREHOUSE", "s3://bucket/wh")
+    monkeypatch.setenv("CALLSCORE_ALLOWED_PREFIXES", "file:///data")
     s = settings_from_params({"landing": "file:///data/landing", "warehouse": "", "shard_size": 0})
     assert s.landing == "file:///data/landing" and s.warehouse == "s3://bucket/wh" and s.shard_size == 200
 

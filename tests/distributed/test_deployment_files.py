@@ -12,6 +12,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from pipeline.model import integrity
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
@@ -94,11 +96,13 @@ def test_fetch_model_copies_a_version_and_swaps_current(tmp_path):
     src = tmp_path / "published"
     (src / "sub").mkdir(parents=True)
     (src / "callscore.json").write_text(json.dumps({"version": "v1"}))
-    (src / "sub" / "weights.bin").write_bytes(b"\x00" * 10)
+    (src / "sub" / "model.safetensors").write_bytes(b"\x00" * 10)
+    integrity.seal(src)  # what training does last (tests/model/test_integrity.py covers the refusals)
     link = fetch(f"file://{src}", tmp_path / "models")
     assert link.resolve() == (tmp_path / "models" / "v1").resolve()
-    assert (link / "sub" / "weights.bin").read_bytes() == b"\x00" * 10
-    (src / "callscore.json").write_text(json.dumps({"version": "v2"}))
+    assert (link / "sub" / "model.safetensors").read_bytes() == b"\x00" * 10
+    (src / "callscore.json").write_text(json.dumps({**json.loads((src / "callscore.json").read_text()),
+                                                    "version": "v2"}))
     link = fetch(f"file://{src}", tmp_path / "models")
     assert link.resolve().name == "v2" and (tmp_path / "models" / "v1").is_dir()
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["current", "v1", "v2"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.model import corpus
+from pipeline.model import corpus, integrity
 from pipeline.model.classify import Classifier
 from pipeline.model.train import TrainConfig, model_version, promote_if_better, train
 
@@ -46,6 +46,7 @@ def test_train_writes_a_self_describing_folder_reproducibly(tiny_corpus, tmp_pat
     assert set(metrics["test"]["baselines"]) == {"majority", "keyword_rules", "tfidf_logreg"}
     assert metrics["calibration"]["temperature"] == meta["temperature"]
     assert meta["head"] == "cls" and set(metrics["precision_check"]) == {"fp32", "bf16", "int8"}
+    assert set(integrity.verify(first)["files"]) >= {"model.safetensors", "metrics.json", "MODEL_CARD.md"}
     second = train(TINY, tmp_path / "b", corpus_dir=tiny_corpus)
     texts = ["How do you handle renewals today?", "I'll send it Friday.", "Mm-hmm."]
     a, b = Classifier(first).predict(texts), Classifier(second).predict(texts)
@@ -71,6 +72,7 @@ def test_promotion_compares_on_the_same_validation_turns(model_dir, tmp_path):
     weights = load_file(str(broken / "model.safetensors"))
     weights["classifier.bias"] = torch.tensor([0.0, 0.0, 0.0, 50.0])  # always "other"
     save_file(weights, str(broken / "model.safetensors"), metadata={"format": "pt"})
+    integrity.seal(broken)  # a differently trained folder, sealed as training seals it
     validation = corpus.load_turns(corpus.train_files()).groupby("label").head(5)
     link = tmp_path / "current"
     first = promote_if_better(good, link, validation=validation)
@@ -94,3 +96,31 @@ def test_refusals(tmp_path):
         Classifier(tmp_path)
     with pytest.raises(FileNotFoundError, match="no training files"):
         train(TINY, tmp_path / "x", corpus_dir=tmp_path)
+
+
+def test_promotion_measures_the_candidate_instead_of_reading_its_metrics(model_dir, tmp_path, monkeypatch):
+    """A candidate whose (resealed) metrics.json overstates it gains nothing: macro-F1 is measured here, and
+    the reduced precision its record allows is checked again against fp32 on the validation turns."""
+    import shutil
+
+    from pipeline.model import classify, evaluate
+
+    cand = Path(shutil.copytree(model_dir, tmp_path / "cand"))
+    metrics = json.loads((cand / "metrics.json").read_text())
+    sets = list(metrics["precision_check"]["fp32"])
+    # fp32 "scored" 0 and the reduced precisions 1 everywhere: with a bound of -1 below, the record makes
+    # bf16 and int8 servable, which only a fresh measurement can refute.
+    metrics["precision_check"] = {"fp32": dict.fromkeys(sets, 0.0), "bf16": dict.fromkeys(sets, 1.0),
+                                  "int8": dict.fromkeys(sets, 1.0)}
+    metrics["dev"]["macro_f1"] = 0.123
+    (cand / "metrics.json").write_text(json.dumps(metrics))
+    integrity.seal(cand)
+    validation = corpus.load_turns(corpus.train_files()).groupby("label").head(5)
+    measured = promote_if_better(cand, tmp_path / "a" / "current", validation=validation)
+    assert measured["promoted"]
+    assert measured["candidate_macro_f1"] == evaluate.evaluate_model(
+        cand, validation, precision=measured["candidate_precision"])["macro_f1"] != 0.123
+    monkeypatch.setattr(classify, "QUALITY_BOUND", -1.0)
+    refused = promote_if_better(cand, tmp_path / "b" / "current", validation=validation)
+    assert refused["candidate_precision"] in ("bf16", "int8") and not refused["promoted"]
+    assert "below fp32 on validation" in refused["reason"] and not (tmp_path / "b" / "current").exists()

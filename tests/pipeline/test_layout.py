@@ -34,8 +34,9 @@ ALLOWED: dict[str, set[str]] = {
     "devtools": {"root", "paths", "settings", "schemas", "transcripts", "model", "scoring", "warehouse"},
     "run": {"root", "paths", "settings", "schemas", "transcripts", "model", "scoring", "warehouse"},
     "orchestration": {"root", "settings", "run"},
+    "erasure": {"root", "settings", "schemas", "transcripts", "scoring", "warehouse", "run"},
     "cli": {"root", "paths", "settings", "schemas", "transcripts", "model", "scoring", "warehouse", "run",
-            "devtools"},
+            "devtools", "erasure"},
 }
 STORAGE_LIBRARIES = ("fsspec", "s3fs", "duckdb", "boto3", "botocore", "pyarrow.parquet", "pyarrow.dataset")
 STORAGE_ALLOWED = {"warehouse", "devtools"}  # devtools writes sample landing zones

@@ -297,11 +297,13 @@ def test_8_a_party_with_affiliation_unknown_is_an_unknown_speaker():
 
 
 def test_9_a_quarantined_vtt_keeps_its_sidecar_in_the_quarantine(tmp_path):
-    from pipeline.model import META_FILE
+    from pipeline.model import META_FILE, integrity
     from pipeline.run import plan_day
 
     (tmp_path / "model").mkdir()
-    (tmp_path / "model" / META_FILE).write_text('{"version": "m-1"}')  # planning reads only the version
+    (tmp_path / "model" / META_FILE).write_text('{"version": "m-1"}')  # planning checks files, not weights
+    (tmp_path / "model" / "model.safetensors").write_bytes(b"not loaded by plan")
+    integrity.seal(tmp_path / "model")
 
     files = {"zoom/bad.vtt": vtt((5, 6, "Pat Rep: Hi."), (1, 2, "Ana Ruiz: Back in time.")),
              "zoom/bad.meta.json": meta(), "zoom/ok.vtt": vtt((0, 1, "Pat Rep: Hi.")),

@@ -624,7 +624,8 @@ def test_quarantine_case(tmp_path, kind, files, location, file_level):
 def test_every_quarantine_kind_has_a_case():
     covered = {c[0] for c in QUARANTINE_CASES} | {"file_too_large", "duplicate_call_id", "reader_error",
                                                   "duplicate_call_id_previous_day",  # tests/reliability
-                                                  "unsafe_name"}  # tests/pipeline/test_security.py
+                                                  "unsafe_name",  # tests/pipeline/test_security.py
+                                                  "erased"}  # tests/pipeline/test_erasure.py
     assert covered == set(KINDS)
 
 
