@@ -97,6 +97,11 @@ lint: venv
 clean:
 	rm -rf var .airflow
 
+## docker-env: write docker/.env from docker/env.example with every secret generated (mode 0600; never overwrites)
+.PHONY: docker-env
+docker-env: venv
+	$(BIN)/python docker/make_env.py
+
 ## distributed-test: the nightly DAG on a CeleryExecutor cluster on 127.0.0.1 (PostgreSQL, Redis, S3 via moto,
 ## two Celery workers): equal to a local run, shards on both workers, a killed worker retried; prints timings
 .PHONY: distributed-test

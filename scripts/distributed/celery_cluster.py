@@ -204,6 +204,8 @@ class Cluster:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # the PostgreSQL user must reach its data dir below
         self.jwt_secret = secrets.token_urlsafe(32)
+        self.db_password = secrets.token_hex(16)  # PostgreSQL and Redis ask for passwords even on 127.0.0.1
+        self.redis_password = secrets.token_hex(16)
         self.airflow_home = self.root / "airflow"
         self.airflow_home.mkdir(exist_ok=True)
         self.logs = self.root / "logs"
@@ -225,7 +227,7 @@ class Cluster:
 
     @property
     def db_url(self) -> str:
-        return f"postgresql+psycopg2://airflow@127.0.0.1:{self.ports['postgres']}/airflow"
+        return f"postgresql+psycopg2://airflow:{self.db_password}@127.0.0.1:{self.ports['postgres']}/airflow"
 
     def s3(self, prefix: str = "") -> str:
         return f"s3://{self.bucket}/{prefix}".rstrip("/")
@@ -249,8 +251,9 @@ class Cluster:
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_identity.hostname",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://airflow@127.0.0.1:{self.ports['postgres']}/airflow",
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://:{self.redis_password}@127.0.0.1:{self.ports['redis']}/0",
+            "AIRFLOW__CELERY__RESULT_BACKEND":
+                f"db+postgresql://airflow:{self.db_password}@127.0.0.1:{self.ports['postgres']}/airflow",
             # one task at a time per worker, and no message reserved behind a running one: with acks_late
             # (Airflow's default) a worker holding one unacked message takes no other, so parallel tasks
             # spread over workers and a killed worker strands nothing but the task it was running
@@ -350,8 +353,18 @@ class Cluster:
         if user:
             os.chown(data, *user)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-        self.run([str(bindir / "initdb"), "-D", str(data), "-U", "airflow", "--auth=trust", "-E", "UTF8",
-                  "--no-sync"], env=env, user=user, timeout=120)
+        pwfile = self.root / "pgpass.init"  # read once by initdb, then removed
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.db_password + "\n")
+        if user:
+            os.chown(pwfile, *user)
+        try:
+            self.run([str(bindir / "initdb"), "-D", str(data), "-U", "airflow", "--auth=scram-sha-256",
+                      f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync"], env=env, user=user, timeout=120)
+        finally:
+            pwfile.unlink(missing_ok=True)
+        client_env = {**env, "PGPASSWORD": self.db_password}
         port = self.ports["postgres"]
         svc = self._spawn("postgres", [
             str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
@@ -359,15 +372,15 @@ class Cluster:
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
         ], env=env, user=user, stop_signal=signal.SIGINT)  # SIGINT: fast shutdown
         self._await(svc, lambda: self.run([str(bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)],
-                                          env=env, timeout=10) is not None, 60)
+                                          env=client_env, timeout=10) is not None, 60)
         self.run([str(bindir / "psql"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "airflow", "-d", "postgres",
-                  "-c", "CREATE DATABASE airflow"], env=env, timeout=30)
+                  "-c", "CREATE DATABASE airflow"], env=client_env, timeout=30)
 
     def start_redis(self, binary: Path) -> None:
         (self.root / "redis").mkdir()
         svc = self._spawn("redis", [str(binary), "--bind", "127.0.0.1", "--port", str(self.ports["redis"]),
                                     "--save", "", "--appendonly", "no", "--dir", str(self.root / "redis"),
-                                    "--protected-mode", "yes"])
+                                    "--protected-mode", "yes", "--requirepass", self.redis_password])
         self._await(svc, lambda: _wait_port(self.ports["redis"], time.monotonic() + 1), 30)
 
     def start_s3(self) -> None:
@@ -442,7 +455,7 @@ class Cluster:
 
         if self._db is None or self._db.closed:
             self._db = psycopg2.connect(host="127.0.0.1", port=self.ports["postgres"], user="airflow",
-                                        dbname="airflow", connect_timeout=5)
+                                        password=self.db_password, dbname="airflow", connect_timeout=5)
             self._db.autocommit = True
         with self._db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             cur.execute(query, params)

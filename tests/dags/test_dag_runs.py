@@ -412,7 +412,7 @@ def live_airflow(airflow_db, tmp_path):
     try:
         af.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
         af.start("dag-processor", "dag-processor")
-        af.start("scheduler", "scheduler")
+        af.start("scheduler", "scheduler", "--skip-serve-logs")  # no log server on every interface
         started = time.perf_counter()
         af.wait_ready()
         print(f"airflow components ready in {time.perf_counter() - started:.0f}s")

@@ -221,3 +221,18 @@ def _report(request):
     yield
     if REPORT and os.environ.get("CALLSCORE_DISTRIBUTED_REPORT"):
         Path(os.environ["CALLSCORE_DISTRIBUTED_REPORT"]).write_text(json.dumps(REPORT, indent=2, default=str) + "\n")
+
+
+def test_the_database_and_the_broker_refuse_clients_without_their_password(cluster):
+    """Issue #15 item 9: even on 127.0.0.1, PostgreSQL (scram-sha-256) and Redis (requirepass) ask."""
+    import socket
+
+    import psycopg2
+
+    with pytest.raises(psycopg2.OperationalError, match="password"):
+        psycopg2.connect(host="127.0.0.1", port=cluster.ports["postgres"], user="airflow", dbname="airflow",
+                         connect_timeout=5)
+    with socket.create_connection(("127.0.0.1", cluster.ports["redis"]), timeout=5) as s:
+        s.sendall(b"PING\r\n")
+        assert s.recv(128).startswith(b"-NOAUTH")
+    assert cluster.sql("SELECT 1 AS one") == [{"one": 1}]  # with it, the cluster's own client gets in
