@@ -25,6 +25,24 @@ PRECEDENCE: tuple[str, ...] = ("trust_commitment", "knowledge_probing", "rapport
 """The labeling guide's rule for a turn that does several things: the first of these it does wins."""
 
 
+def relpath_problem(rel: str) -> str | None:
+    """Why ``rel`` cannot be trusted as a path below some folder, or None when it can.
+
+    One rule for every name that comes from outside (landing keys, quarantine records, a model
+    folder's file list): joined onto a base, a name that is absolute or empty, or holds empty,
+    ``.`` or ``..`` segments, backslashes or control characters could point anywhere.
+    """
+    if not rel or rel.startswith("/"):
+        return "an absolute or empty path"
+    if "\\" in rel:
+        return "a backslash"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in rel):
+        return "a control character"
+    if any(part in ("", ".", "..") for part in rel.split("/")):
+        return "an empty, '.' or '..' path segment"
+    return None
+
+
 class ConfigError(ValueError):
     """A setting or DAG param is wrong: retrying cannot help, so DAG tasks fail at once without retries.
 

@@ -62,12 +62,6 @@ def _affected(warehouse: str, digest: str, kind: str, value: str, storage_option
     return days, unindexed
 
 
-def _quarantine_days(warehouse: str, storage_options: Any) -> list[str]:
-    root = storage.join(warehouse, "quarantine")
-    return sorted({rel.split("/", 1)[0].removeprefix("date=") for _, rel in storage.iter_files(root, storage_options)
-                   if rel.startswith("date=")})
-
-
 def _scrub_quarantine(warehouse: str, day: str, needles: list[bytes], call_ids: set[str], storage_options: Any
                       ) -> tuple[int, int]:
     """Delete quarantine copies and validation snapshots of ``day`` that hold the subject; mark their records.
@@ -174,7 +168,7 @@ def erase(settings: Settings, *, email: str | None = None, call_id: str | None =
     if kind == "call_id":
         all_ids.add(value)
     copies = snapshots = 0
-    for day in _quarantine_days(wh, opts):
+    for day in layout.quarantine_days(wh, opts):
         c, s = _scrub_quarantine(wh, day, needles, all_ids, opts)
         copies, snapshots = copies + c, snapshots + s
     audit = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "by": actor or getpass.getuser(),

@@ -175,8 +175,8 @@ def drop_stale_staging(settings: Settings, day: str, run_id: str) -> list[str]:
         name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
         if name == run_id:
             continue
-        mtime = entry.get("mtime") or entry.get("LastModified")
-        old = mtime is not None and (mtime.timestamp() if hasattr(mtime, "timestamp") else float(mtime)) < cutoff
+        mtime = storage.modified(entry)
+        old = mtime is not None and mtime < cutoff
         if name.startswith(f"{day}_") or old:
             fs.rm(entry["name"], recursive=True)
             dropped.append(name)

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pipeline import relpath_problem
 from pipeline.model import META_FILE
 
 DIGEST_KEY = "files"
@@ -58,8 +59,7 @@ def safe_relpath(rel: str) -> str:
         ModelIntegrityError: absolute, empty, backslashes, control characters or ``.``/``..`` segments
             (a file list from a bucket or a forged record must not write or read outside the folder).
     """
-    if (not rel or rel.startswith("/") or "\\" in rel or any(ord(c) < 32 for c in rel)
-            or any(p in ("", ".", "..") for p in rel.split("/"))):
+    if relpath_problem(rel) is not None:
         raise ModelIntegrityError(f"unsafe file name in a model folder: {rel!r}")
     return rel
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from pipeline import relpath_problem
 from pipeline.transcripts.common import ReadOptions
 from pipeline.transcripts.errors import Quarantined, TranscriptError
 from pipeline.transcripts.model import Call, Rep
@@ -148,17 +149,10 @@ def unsafe_name(rel: str) -> str | None:
     segments, joined into a local quarantine path, would write anywhere on the worker. Such
     a file is quarantined as ``unsafe_name`` and never read or copied.
     """
-    if not rel or rel.startswith("/"):
-        return "an absolute or empty path"
-    if "\\" in rel:
-        return "a backslash"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in rel):
-        return "a control character"
-    if any(part in ("", ".", "..") for part in rel.split("/")):
-        return "an empty, '.' or '..' path segment"
-    if len(rel) > 1024:
+    why = relpath_problem(rel)
+    if why is None and len(rel) > 1024:
         return "more than 1024 characters"
-    return None
+    return why
 
 
 def detect_format(name: str, head: bytes) -> str:

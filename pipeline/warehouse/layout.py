@@ -20,6 +20,7 @@ import hashlib
 import io
 import logging
 import posixpath
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -58,6 +59,22 @@ def staged_partition_url(warehouse: str, run_id: str, table: str, day: str) -> s
 
 def quarantine_url(warehouse: str, day: str, *parts: str) -> str:
     return storage.join(warehouse, "quarantine", f"date={day}", *parts)
+
+
+def quarantine_days(warehouse: str, storage_options: Any = None) -> list[str]:
+    """The days that have a quarantine folder, sorted (one listing of ``quarantine/``, not of its files)."""
+    fs, root = storage.filesystem(storage.join(warehouse, "quarantine"), storage_options)
+    if not fs.exists(root):
+        return []
+    out = []
+    for entry in fs.ls(root, detail=False):
+        name = entry.rstrip("/").rsplit("/", 1)[-1]
+        if name.startswith("date="):
+            try:
+                out.append(date.fromisoformat(name.removeprefix("date=")).isoformat())
+            except ValueError:
+                continue
+    return sorted(out)
 
 
 def quarantine_copy_name(rel: str) -> str:

@@ -45,28 +45,6 @@ class Collected:
         return asdict(self)
 
 
-def _quarantine_days(warehouse: str, storage_options: Any) -> list[str]:
-    fs, root = storage.filesystem(storage.join(warehouse, "quarantine"), storage_options)
-    if not fs.exists(root):
-        return []
-    out = []
-    for entry in fs.ls(root, detail=False):
-        name = entry.rstrip("/").rsplit("/", 1)[-1]
-        if name.startswith("date="):
-            try:
-                out.append(date.fromisoformat(name.removeprefix("date=")).isoformat())
-            except ValueError:
-                continue
-    return sorted(out)
-
-
-def _mtime(entry: dict) -> float | None:
-    value = entry.get("mtime") or entry.get("LastModified") or entry.get("last_modified")
-    if value is None:
-        return None
-    return value.timestamp() if hasattr(value, "timestamp") else float(value)
-
-
 def _expire_quarantine(warehouse: str, day: str, storage_options: Any, out: Collected) -> None:
     base = layout.quarantine_url(warehouse, day)
     fs, files_root = storage.filesystem(storage.join(base, "files"), storage_options)
@@ -104,7 +82,7 @@ def _dead_staging(warehouse: str, storage_options: Any, now: float, idle_s: floa
         name = run.rstrip("/").rsplit("/", 1)[-1]
         if name in leased:
             continue
-        stamps = [_mtime(e) for e in fs.find(run, detail=True).values()]
+        stamps = [storage.modified(e) for e in fs.find(run, detail=True).values()]
         newest = max((s for s in stamps if s is not None), default=None)
         if newest is None or now - newest > idle_s:
             fs.rm(run, recursive=True)
@@ -134,7 +112,7 @@ def collect(warehouse: str, *, today: date, quarantine_days: int, docs_days: int
         raise ValueError("retention periods must not be negative")
     now = time.time() if now is None else now
     out = Collected()
-    for day in _quarantine_days(warehouse, storage_options):
+    for day in layout.quarantine_days(warehouse, storage_options):
         if (today - date.fromisoformat(day)).days > quarantine_days:
             before = (out.quarantine_copies, out.validation_snapshots)
             _expire_quarantine(warehouse, day, storage_options, out)

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from pipeline import relpath_problem
+
 log = logging.getLogger(__name__)
 
 PART_FILE = "part-0.parquet"
@@ -90,13 +92,20 @@ def child(base: str, rel: str) -> str:
     Raises:
         ValueError: ``rel`` would leave ``base``; every path built from input goes through here.
     """
-    parts = rel.split("/")
-    if not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+    if relpath_problem(rel) is not None:
         raise ValueError(f"refusing a path that would leave {base}: {rel!r}")
     joined = posixpath.normpath(join(base, rel)) if "://" not in base else join(base, rel)
     if "://" not in base and not joined.startswith(posixpath.normpath(base.rstrip("/")) + "/"):
         raise ValueError(f"refusing a path that would leave {base}: {rel!r}")
     return joined
+
+
+def modified(entry: dict) -> float | None:
+    """A listing entry's modification time in epoch seconds: local disks say ``mtime``, S3 ``LastModified``."""
+    value = entry.get("mtime") or entry.get("LastModified") or entry.get("last_modified")
+    if value is None:
+        return None
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)
 
 
 def is_local(fs: fsspec.AbstractFileSystem) -> bool:
