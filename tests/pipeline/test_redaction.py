@@ -199,19 +199,32 @@ def test_redaction_leaves_scorecards_and_metrics_unchanged(published):
     assert (utter["drop"].loc[customer, "text"] == "").all() and (utter["drop"].loc[~customer, "text"] != "").any()
 
 
-def test_logs_hold_no_names_emails_or_transcript_text(settings, sample_landing, caplog):
-    """Item 8: a day's logs (bad files, quarantined calls, warnings included) carry kinds, counts and hashes."""
+def test_logs_hold_no_names_emails_or_transcript_text(settings, sample_landing, caplog, tmp_path):
+    """Item 8: a day's logs (bad files, quarantined calls, warnings included) carry kinds, counts and hashes.
+
+    Besides the sample's bad files, one call is made unpublishable (its rep never speaks): that
+    refusal's message names the rep's email, which the logs used to repeat."""
     import logging
+    import shutil
 
     from pipeline.run import run_day
     from pipeline.warehouse import layout
     from tests.conftest import DAY
 
+    landing = Path(shutil.copytree(sample_landing, tmp_path / "landing"))
+    silent = sorted((landing / DAY).rglob("c-*.json"))[0]
+    doc = json.loads(silent.read_text())
+    customer = next(p["name"] for p in doc["participants"] if p["role"] == "customer")
+    for u in doc["utterances"]:
+        u["speaker"] = customer
+        u.pop("speaker_email", None)
+    silent.write_text(json.dumps(doc))
     caplog.set_level(logging.DEBUG, logger="pipeline")
-    run_day(settings.with_(customer_text="keep"), DAY)
+    run_day(settings.with_(landing=str(landing), customer_text="keep"), DAY)
     logs = "\n".join(r.getMessage() for r in caplog.records)
-    assert "quarantined" in logs  # the sample's bad files were logged, by kind
-    pii = _known_pii(sample_landing / DAY, set())
+    assert "quarantined" in logs and "rep_silent" in logs  # refusals are logged, by kind
+    pii = _known_pii(landing / DAY, set())
+    assert doc["rep"]["email"] in pii["emails"]
     utter = layout.read_partition(settings.warehouse, "utterances", DAY)
     rep_names = set(layout.read_partition(settings.warehouse, "calls", DAY)["rep_name"])
     texts = [t for t in utter["text"] if len(t.split()) >= 4]
