@@ -20,7 +20,7 @@ export CALLSCORE_LANDING ?= $(LANDING)
 export CALLSCORE_WAREHOUSE ?= $(WAREHOUSE)
 export CALLSCORE_ROSTER ?= $(ROSTER)
 
-.PHONY: run test venv model sample lint clean airflow airflow-stop airflow-db
+.PHONY: run test venv model sample lint clean airflow airflow-stop airflow-db demo-pull
 
 ## run: set up, train the model on first use, run the nightly DAG through Airflow for each sample day, summarise
 run: venv model sample airflow-db
@@ -32,6 +32,12 @@ run: venv model sample airflow-db
 	    || { tail -40 $(AIRFLOW_HOME)/dags-test-$$d.log; echo "DAG run for $$d did not succeed"; exit 1; }; \
 	done
 	@$(BIN)/callscore summary
+
+## demo-pull: the nightly DAG pulls two nights of calls from local fake Gong and Zoom APIs (no network),
+## one transcript arriving late; outputs in var/demo-pull/ (README: Inputs)
+demo-pull: venv model airflow-db
+	@rm -rf var/demo-pull
+	@$(BIN)/python -m pipeline.devtools.fake_sources --days $(SAMPLE_DATES) --out var/demo-pull
 
 ## airflow-db: migrate the SQLite metadata DB in .airflow/ and create the model pool
 airflow-db: venv

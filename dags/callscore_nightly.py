@@ -3,6 +3,11 @@
 
 Every day at 02:00 UTC this DAG scores the previous UTC day of sales calls:
 
+0. **pull** (one mapped task per source in `CALLSCORE_SOURCES`, e.g. `gong,zoom`; none by default):
+   fetch the day's calls from the vendor's API into `<landing>/<day>/<source>/`, one file per call,
+   plus `_manifest.json`; also re-check the `CALLSCORE_LATE_DAYS` (3) days before for transcripts
+   that arrived late. Credentials come from the `callscore_gong` / `callscore_zoom` connections only.
+   Without configured sources, calls reach the landing zone by other means and this step is skipped.
 1. **plan**: read `<landing>/<day>/`, parse every transcript (canonical JSON, WebVTT,
    Gong), quarantine bad input, and split the calls into shards of `shard_size`.
 2. **classify** (one mapped task per shard, in the `callscore_model` pool so only a
@@ -12,6 +17,8 @@ Every day at 02:00 UTC this DAG scores the previous UTC day of sales calls:
    `quarantine/` and fails the run. Nothing is published.
 5. **publish**: atomically replace the day's partitions and mark the
    `callscore_scorecards` asset, which downstream DAGs can schedule on.
+6. **rescore_late**: re-score, through the same commit path, each re-checked earlier day whose calls
+   changed (the log names the calls added late).
 
 Params choose a day and tuning knobs; where data lives is the deployment's (`CALLSCORE_*`): a
 run's conf may name a storage location only under `CALLSCORE_ALLOWED_PREFIXES` (empty by default).
@@ -80,10 +87,38 @@ SCORECARDS = Asset(name="callscore_scorecards", uri="callscore://warehouse/score
         "shard_size": Param(0, type="integer", minimum=0, description="calls per shard; 0 = settings default"),
         "allow_empty": Param(False, type="boolean",
                              description="let a day with no readable calls replace a published day that had some"),
+        "pull": Param(True, type="boolean",
+                      description="pull the configured sources (CALLSCORE_SOURCES) first; off = score what has landed"),
     },
 )
 def callscore_nightly():
     @task
+    def sources() -> list[str]:
+        from pipeline import orchestration
+
+        return orchestration.sources_to_pull(get_current_context()["params"])
+
+    @task
+    def pull(source: str) -> dict:
+        from airflow.sdk import Connection
+        from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+
+        from pipeline import ConfigError, orchestration
+        from pipeline import pull as pulling
+
+        ctx = get_current_context()
+        try:
+            settings, day, _ = orchestration.plan_inputs(ctx["params"], ctx.get("data_interval_start"),
+                                                         ctx["dag_run"].run_after, ctx["run_id"])
+            config = orchestration.source_config(source, Connection.get(orchestration.connection_id(source)))
+            return pulling.pull_recent(settings, source, day, config)
+        except AirflowNotFoundException as exc:
+            raise AirflowFailException(f"connection {orchestration.connection_id(source)} is not defined "
+                                       "(README: Inputs)") from exc
+        except ConfigError as exc:  # missing or refused credentials: no retry helps
+            raise AirflowFailException(str(exc)) from exc
+
+    @task(trigger_rule="none_failed")  # runs when no source is configured (pull skipped)
     def plan() -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -132,10 +167,20 @@ def callscore_nightly():
         ctx["outlet_events"][SCORECARDS].extra = {"day": planned["day"], "run_id": planned["run_id"]}
         return summary
 
+    @task(pool="callscore_model")
+    def rescore_late(published: dict) -> list[dict]:
+        from pipeline import orchestration
+        from pipeline import pull as pulling
+
+        settings = orchestration.settings_from_params(get_current_context()["params"])
+        return pulling.rescore_late(settings, published["day"])
+
+    pulled = pull.expand(source=sources())
     planned = plan()
+    pulled >> planned
     results = classify.partial(planned=planned).expand(shard=shards(planned))
     built = build(planned, results)
-    publish(planned, validate(built))
+    rescore_late(publish(planned, validate(built)))
 
 
 callscore_nightly()

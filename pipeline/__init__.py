@@ -21,6 +21,14 @@ AUTO = "auto"
 """The default precision setting: chosen per machine at start-up from the model's measured quality and
 the CPU's bf16 units (``pipeline.model.classify.choose_precision``)."""
 
+SOURCES: tuple[str, ...] = ("gong", "zoom")
+"""APIs the pipeline can pull calls from (``pipeline.sources``); the ``sources`` setting names those a
+deployment pulls. Files another system lands need none (README: Inputs)."""
+
+MANIFEST_NAME = "_manifest.json"
+"""A pull's record of what it fetched (``<landing>/<day>/<source>/_manifest.json``): a control file that
+ingestion skips and ``plan`` reads (``pipeline.pull``), never a transcript."""
+
 PRECEDENCE: tuple[str, ...] = ("trust_commitment", "knowledge_probing", "rapport", "other")
 """The labeling guide's rule for a turn that does several things: the first of these it does wins."""
 

@@ -14,8 +14,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from pipeline import AUTO, PRECISIONS, DayBusyError
+from pipeline import AUTO, PRECISIONS, SOURCES, DayBusyError
 from pipeline.settings import Settings
+from pipeline.sources import SourceError
 
 log = logging.getLogger("callscore")
 
@@ -111,6 +112,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     summary = run_day(settings, args.date, allow_empty=args.allow_empty)
     print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from pipeline.pull import pull_recent, rescore_late
+
+    settings = _settings(args).with_(late_days=args.late_days)
+    out = pull_recent(settings, args.source, args.date)  # credentials: CALLSCORE_<SOURCE>_* (README: Inputs)
+    if args.rescore:
+        out["rescored"] = rescore_late(settings.with_(sources=args.source), out["day"])
+    print(json.dumps(out, indent=2))
     return 0
 
 
@@ -217,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let a day with no readable calls replace a published day that had some")
     p.set_defaults(func=cmd_run)
 
+    p = with_storage(sub.add_parser("pull", help="fetch a day's calls from Gong or Zoom into the landing zone"))
+    p.add_argument("--source", required=True, choices=SOURCES)
+    p.add_argument("--date", required=True, help="call day YYYY-MM-DD (UTC)")
+    p.add_argument("--late-days", dest="late_days", type=int,
+                   help="also re-check this many earlier days for late transcripts (env CALLSCORE_LATE_DAYS, 3)")
+    p.add_argument("--rescore", action="store_true", help="re-score earlier days whose calls changed")
+    p.set_defaults(func=cmd_pull)
+
     p = with_storage(sub.add_parser("unlock", help="free a day's lease left by a run known to be dead"))
     p.add_argument("date", help="partition day YYYY-MM-DD")
     p.set_defaults(func=cmd_unlock)
@@ -267,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     except DayBusyError as exc:
         log.error("%s", exc)
         return 3
+    except SourceError as exc:  # the API failed or its budget is spent: try again later
+        log.error("%s", exc)
+        return 4
 
 
 if __name__ == "__main__":

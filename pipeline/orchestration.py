@@ -22,6 +22,33 @@ MODEL_POOL = "callscore_model"
 MODEL_POOL_SLOTS = 2
 
 
+def sources_to_pull(params: dict[str, Any]) -> list[str]:
+    """The sources a run pulls: the deployment's (setting ``sources``), none when the ``pull`` param is off.
+
+    Which sources exist and where they live is the deployment's; a run can only skip pulling.
+    """
+    if params.get("pull") is False:
+        return []
+    return [s.strip() for s in Settings.load().sources.split(",") if s.strip()]
+
+
+def connection_id(source: str) -> str:
+    """The Airflow connection holding a source's credentials: ``callscore_gong``, ``callscore_zoom``."""
+    from pipeline.sources.config import CONNECTION_IDS
+
+    if source not in CONNECTION_IDS:
+        raise ConfigError(f"unknown source {source!r}")
+    return CONNECTION_IDS[source]
+
+
+def source_config(source: str, connection: Any) -> Any:
+    """A source's config from an Airflow ``Connection`` (host, login, password, extra)."""
+    from pipeline.sources.config import from_connection
+
+    return from_connection(source, connection.host, connection.login, connection.password,
+                           connection.extra_dejson or {}, where=f"connection {connection_id(source)}")
+
+
 def default_params() -> dict[str, Any]:
     """DAG param defaults, from the environment's settings (``CALLSCORE_*``)."""
     s = Settings.load()

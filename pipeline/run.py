@@ -40,7 +40,7 @@ from pipeline.settings import Settings, parse_day
 from pipeline.transcripts import redact
 from pipeline.transcripts.ingest import IngestStats, Roster, iter_day, parse_roster
 from pipeline.transcripts.subjects import Suppression, index_rows
-from pipeline.warehouse import commit, layout, privacy, storage
+from pipeline.warehouse import commit, landing, layout, privacy, storage
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ def plan_day(settings: Settings, day: str, run_id: str, allow_empty: bool = Fals
         source = storage.landing_day(settings.landing, day, opts)
     except storage.MissingLandingError as exc:
         raise ConfigError(str(exc)) from exc
+    check_pulled(settings, day)
     commit.acquire_lease(settings.warehouse, day, run_id, opts, single_process=single_process)
     try:
         return _plan_held(settings, day, run_id, source, roster, allow_empty)
@@ -212,6 +213,20 @@ def load_scoring(path: str) -> ScoringConfig:
         return ScoringConfig.from_dict(data)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+def check_pulled(settings: Settings, day: str) -> None:
+    """A day is planned only when every configured source's pull of it completed (its manifest says so).
+
+    Raises:
+        ConfigError: a source never pulled the day, or its pull did not finish; the message names
+            each and the command that pulls it.
+    """
+    sources = [s.strip() for s in settings.sources.split(",") if s.strip()]
+    missing = landing.incomplete_sources(settings.landing, day, sources, settings.storage_options)
+    if missing:
+        raise ConfigError(f"{day} is not completely pulled: " + "; ".join(
+            f"{s}: {why} (callscore pull --source {s} --date {day})" for s, why in missing.items()))
 
 
 def preflight(settings: Settings) -> Roster | None:

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline import AUTO, PRECISIONS, ConfigError
+from pipeline import AUTO, PRECISIONS, SOURCES, ConfigError
 from pipeline.paths import ARTIFACTS_DIR, DEFAULT_VAR
 
 
@@ -80,6 +80,10 @@ class Settings:
         customer_text: what the published ``utterances`` table holds of customer speech: ``keep``,
             ``redact`` (default: customer names, emails, phone, card and long numbers replaced with
             typed placeholders, in rep turns too) or ``drop`` (customer turns' text emptied as well).
+        sources: comma-separated APIs the nightly DAG pulls before planning (``gong``, ``zoom``); empty
+            (default) means calls reach the landing zone by other means and no manifest is needed.
+        late_days: each night's pull also re-checks this many earlier days for calls whose transcript
+            arrived late, and re-scores a day whose calls changed.
     """
 
     landing: str = str(DEFAULT_VAR / "landing")
@@ -102,6 +106,8 @@ class Settings:
     quarantine_retention_days: int = 30
     docs_retention_days: int = 90
     customer_text: str = "redact"
+    sources: str = ""
+    late_days: int = 3
 
     def __post_init__(self) -> None:
         if self.shard_size < 1:
@@ -118,6 +124,11 @@ class Settings:
             raise ValueError("retention days must not be negative")
         if self.customer_text not in ("keep", "redact", "drop"):
             raise ValueError(f"customer_text must be keep, redact or drop, got {self.customer_text!r}")
+        unknown = [s for s in self.sources.split(",") if s.strip() and s.strip() not in SOURCES]
+        if unknown:
+            raise ValueError(f"sources must be a comma-separated list of {', '.join(SOURCES)}, got {self.sources!r}")
+        if not 0 <= self.late_days <= 31:
+            raise ValueError(f"late_days must be between 0 and 31, got {self.late_days}")
         if not 0 <= self.max_unknown_share <= 1:
             raise ValueError(f"max_unknown_share must be between 0 and 1, got {self.max_unknown_share}")
 

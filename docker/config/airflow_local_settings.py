@@ -1,6 +1,6 @@
 """Airflow cluster policy for callscore deployments (on ``sys.path``: ``$AIRFLOW_HOME/config``).
 
-Routes the model tasks (``classify`` of ``callscore_nightly``, ``train`` of ``callscore_train``)
+Routes the model tasks (``classify`` and ``rescore_late`` of ``callscore_nightly``, ``train`` of ``callscore_train``)
 to the Celery queue named by ``CALLSCORE_MODEL_QUEUE`` (for example ``gpu``), so GPU workers
 (``airflow celery worker --queues gpu``) take the inference and CPU workers the rest, without
 touching the DAG files. Unset or empty: everything stays on the default queue. The policy runs
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-MODEL_TASKS = {"callscore_nightly": {"classify"}, "callscore_train": {"train"}}
+MODEL_TASKS = {"callscore_nightly": {"classify", "rescore_late"}, "callscore_train": {"train"}}
 
 
 def task_policy(task) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from pipeline import relpath_problem
+from pipeline import MANIFEST_NAME, relpath_problem
 from pipeline.transcripts.common import ReadOptions
 from pipeline.transcripts.errors import Quarantined, TranscriptError
 from pipeline.transcripts.model import Call, Rep
@@ -155,6 +155,12 @@ def unsafe_name(rel: str) -> str | None:
     return why
 
 
+def is_manifest(rel: str) -> bool:
+    """``<source>/_manifest.json`` directly below the day folder: written by a pull, read by ``plan``."""
+    parts = rel.split("/")
+    return len(parts) == 2 and parts[1] == MANIFEST_NAME
+
+
 def detect_format(name: str, head: bytes) -> str:
     """Tell a file's format from its name and first bytes: vtt, sidecar, json or unknown."""
     lowered = name.lower()
@@ -237,6 +243,8 @@ def iter_day(source: LandingSource, *, max_file_bytes: int, max_turn_words: int,
     options = ReadOptions(merge_gap_s=merge_gap_s, max_piece_words=max_turn_words)
     files = []
     for f in source.files:
+        if is_manifest(f.rel):
+            continue  # a pull's control file (pipeline.pull), not input
         why = unsafe_name(f.rel)
         if why is None:
             files.append(f)

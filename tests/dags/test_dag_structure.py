@@ -53,7 +53,8 @@ def test_common_settings(dagbag, dag_id):
 
 def test_nightly_shape(dagbag):
     dag = dagbag.dags["callscore_nightly"]
-    assert set(dag.task_ids) == {"plan", "shards", "classify", "build", "validate", "publish"}
+    assert set(dag.task_ids) == {"sources", "pull", "plan", "shards", "classify", "build", "validate", "publish",
+                                 "rescore_late"}
     assert dag.timetable.expression == "0 2 * * *"
     assert str(dag.timetable.timezone) in ("UTC", "Timezone('UTC')")
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"

@@ -9,6 +9,8 @@ still a dependency). The rules:
   imported nowhere else in production code.
 - Only ``run``, ``cli`` and ``orchestration`` wire stages together.
 - ``devtools`` is imported by nothing in production; the CLI dispatches its commands to it.
+- Only ``sources`` talks to the network: HTTP clients (httpx, requests, urllib.request, http.client)
+  are imported nowhere else in production code (``devtools`` serves the fake APIs).
 - Nothing in ``pipeline/`` imports Airflow.
 """
 
@@ -33,13 +35,17 @@ ALLOWED: dict[str, set[str]] = {
     "warehouse": {"root", "paths", "schemas"},
     "devtools": {"root", "paths", "settings", "schemas", "transcripts", "model", "scoring", "warehouse"},
     "run": {"root", "paths", "settings", "schemas", "transcripts", "model", "scoring", "warehouse"},
-    "orchestration": {"root", "settings", "run"},
+    "orchestration": {"root", "settings", "run", "sources"},
+    "sources": {"root"},
+    "pull": {"root", "settings", "sources", "warehouse", "run"},
     "erasure": {"root", "settings", "schemas", "transcripts", "scoring", "warehouse", "run"},
     "cli": {"root", "paths", "settings", "schemas", "transcripts", "model", "scoring", "warehouse", "run",
-            "devtools", "erasure"},
+            "devtools", "erasure", "sources", "pull"},
 }
 STORAGE_LIBRARIES = ("fsspec", "s3fs", "duckdb", "boto3", "botocore", "pyarrow.parquet", "pyarrow.dataset")
 STORAGE_ALLOWED = {"warehouse", "devtools"}  # devtools writes sample landing zones
+NETWORK_LIBRARIES = ("httpx", "requests", "urllib.request", "http.client", "urllib3", "aiohttp")
+NETWORK_ALLOWED = {"sources", "devtools"}
 
 
 def room_of(module: str) -> str:
@@ -83,6 +89,9 @@ def violations(source: str, module: str) -> list[str]:
         elif room not in STORAGE_ALLOWED and any(imported == lib or imported.startswith(lib + ".")
                                                  for lib in STORAGE_LIBRARIES):
             out.append(f"{module} ({room}) imports the storage library {imported}: only warehouse touches storage")
+        elif room not in NETWORK_ALLOWED and any(imported == lib or imported.startswith(lib + ".")
+                                                 for lib in NETWORK_LIBRARIES):
+            out.append(f"{module} ({room}) imports the HTTP client {imported}: only sources talks to the network")
     return out
 
 
@@ -121,6 +130,8 @@ def test_production_code_never_imports_devtools():
     ("pipeline.transcripts.ingest", "import fsspec", "storage library fsspec"),
     ("pipeline.model.classify", "import pyarrow.parquet as pq", "storage library pyarrow.parquet"),
     ("pipeline.run", "from airflow.sdk import task", "imports Airflow"),
+    ("pipeline.pull", "import httpx", "HTTP client httpx"),
+    ("pipeline.warehouse.storage", "from urllib.request import urlopen", "HTTP client urllib.request"),
     ("pipeline.run", "from pipeline.devtools import sample", "imports pipeline.devtools (devtools)"),
     ("pipeline.transcripts.ingest", "from ..warehouse import storage", "imports pipeline.warehouse (warehouse)"),
 ])
