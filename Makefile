@@ -44,8 +44,9 @@ airflow-db: venv
 	@$(BIN)/airflow db migrate > /dev/null
 	@$(BIN)/airflow pools set callscore_model 2 "tasks holding the classifier in memory" > /dev/null
 
-## airflow: start Airflow (scheduler, dag-processor, api-server, triggerer) on 127.0.0.1 in the background,
-## in its own process group, with the DAGs unpaused; `make airflow-stop` stops the whole group
+## airflow: start Airflow (scheduler, dag-processor, api-server, triggerer; scripts/airflow/local.sh) in the
+## background, every server on 127.0.0.1 and no task-log servers, in its own process group, with the DAGs
+## unpaused; `make airflow-stop` stops the whole group
 AIRFLOW_PID = $(AIRFLOW_HOME)/standalone.pid
 AIRFLOW_PORT ?= 8080
 AIRFLOW_PARALLELISM ?= $(shell echo $$(( $$(nproc) * 2 )))
@@ -60,7 +61,7 @@ airflow: venv model sample airflow-db
 	  AIRFLOW__API__BASE_URL=http://127.0.0.1:$(AIRFLOW_PORT) \
 	  AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
 	  AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30 PATH=$(CURDIR)/$(BIN):$$PATH \
-	  setsid $(BIN)/airflow standalone > $(AIRFLOW_HOME)/standalone.log 2>&1 < /dev/null & echo $$! > $(AIRFLOW_PID)
+	  setsid bash scripts/airflow/local.sh > $(AIRFLOW_HOME)/standalone.log 2>&1 < /dev/null & echo $$! > $(AIRFLOW_PID)
 	@for i in $$(seq 1 90); do \
 	  curl -sf http://127.0.0.1:$(AIRFLOW_PORT)/api/v2/monitor/health > /dev/null && break; sleep 2; done; \
 	  curl -sf http://127.0.0.1:$(AIRFLOW_PORT)/api/v2/monitor/health > /dev/null \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -44,6 +45,22 @@ def _request(url: str, token: str | None = None, body: dict | None = None) -> tu
         return exc.code, {}
 
 
+def _listening(pgid: int) -> list[tuple[str, int]]:
+    """Every TCP address a process of the group listens on."""
+    import psutil
+
+    out = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) != pgid:
+                continue
+            out += [(c.laddr.ip, c.laddr.port) for c in proc.net_connections(kind="inet")
+                    if c.status == psutil.CONN_LISTEN]
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return sorted(set(out))
+
+
 def test_make_airflow_unpauses_the_dags_requires_a_login_and_stops_its_whole_group(tmp_path, model_dir):
     home, port = tmp_path / "airflow", _free_port()
     make = ["make", f"AIRFLOW_HOME={home}", f"AIRFLOW_PORT={port}", "AIRFLOW_PARALLELISM=2"]
@@ -66,6 +83,10 @@ def test_make_airflow_unpauses_the_dags_requires_a_login_and_stops_its_whole_gro
         assert paused == {"callscore_maintenance": False, "callscore_nightly": False, "callscore_train": False}
         environ = Path(f"/proc/{pgid}/environ").read_bytes().split(b"\0")
         assert b"AIRFLOW__CORE__PARALLELISM=2" in environ
+        listening = _listening(pgid)
+        assert ("127.0.0.1", port) in listening, listening
+        assert all(ipaddress.ip_address(ip).is_loopback for ip, _ in listening), \
+            f"a server of `make airflow` listens beyond this machine: {listening}"  # standalone's log servers did
     finally:
         stopped = subprocess.run([*make, "airflow-stop"], cwd=REPO, env=env, capture_output=True, text=True,
                                  timeout=120)
