@@ -109,6 +109,11 @@ clean:
 docker-env: venv
 	$(BIN)/python docker/make_env.py
 
+## docker-pin: pin every image compose pulls (and the Airflow base image) to its registry digest in docker/.env
+.PHONY: docker-pin
+docker-pin: venv
+	$(BIN)/python docker/pin_images.py
+
 ## distributed-test: the nightly DAG on a CeleryExecutor cluster on 127.0.0.1 (PostgreSQL, Redis, S3 via moto,
 ## two Celery workers): equal to a local run, shards on both workers, a killed worker retried; prints timings
 .PHONY: distributed-test

@@ -3,8 +3,10 @@
     python docker/make_env.py [--out docker/.env] [--force]
 
 Fills the empty ``AIRFLOW_JWT_SECRET``, ``AIRFLOW_FERNET_KEY`` (a real Fernet key, so connections
-and variables are encrypted in the metadata DB), ``POSTGRES_PASSWORD`` and ``REDIS_PASSWORD``;
-keeps every other line as it is. The file is created with mode 0600 and an existing one is never
+and variables are encrypted in the metadata DB), ``POSTGRES_PASSWORD``, ``REDIS_PASSWORD``,
+``_AIRFLOW_WWW_USER_PASSWORD`` (the UI's admin), MinIO's root credentials and, when empty, the
+pipeline's S3 key pair (the ``local-s3`` profile creates that user; for another S3, put its keys in
+first); keeps every other line as it is. The file is created with mode 0600 and an existing one is never
 overwritten without ``--force`` (its secrets encrypt data already stored).
 """
 
@@ -24,6 +26,11 @@ GENERATED = {
     "AIRFLOW_FERNET_KEY": lambda: Fernet.generate_key().decode(),
     "POSTGRES_PASSWORD": lambda: secrets.token_hex(24),  # hex: safe inside the postgres:// URLs
     "REDIS_PASSWORD": lambda: secrets.token_hex(24),
+    "_AIRFLOW_WWW_USER_PASSWORD": lambda: secrets.token_urlsafe(24),
+    "MINIO_ROOT_USER": lambda: "root-" + secrets.token_hex(8),
+    "MINIO_ROOT_PASSWORD": lambda: secrets.token_hex(24),
+    "AWS_ACCESS_KEY_ID": lambda: "callscore-" + secrets.token_hex(8),
+    "AWS_SECRET_ACCESS_KEY": lambda: secrets.token_hex(24),
 }
 
 

@@ -42,17 +42,57 @@ def test_compose_has_the_official_shape_plus_a_gpu_worker(compose):
     assert "pools set callscore_model" in services["airflow-init"]["command"][1]
 
 
+TASK_RUNNERS = ("airflow-worker", "airflow-worker-gpu")
+STORAGE_KEYS = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AIRFLOW_CONN_CALLSCORE_S3", "CALLSCORE_WAREHOUSE")
+SOURCE_KEYS = ("AIRFLOW_CONN_CALLSCORE_GONG", "AIRFLOW_CONN_CALLSCORE_ZOOM")
+
+
 @pytest.mark.parametrize("service", AIRFLOW_SERVICES)
-def test_every_airflow_component_shares_executor_secret_and_storage(compose, service):
+def test_every_airflow_component_shares_executor_secret_and_auth(compose, service):
     env = compose["services"][service]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
-    conn = json.loads(re.sub(r"\$\{[^}]*\}", "x", env["AIRFLOW_CONN_CALLSCORE_S3"]))
-    assert conn["conn_type"] == "aws" and "endpoint_url" in conn["extra"]
-    assert env["CALLSCORE_WAREHOUSE"].split(":-")[1].startswith("s3://")
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("fab_auth_manager.FabAuthManager")
+
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
+def test_each_service_gets_only_the_credentials_it_needs(compose, service):
+    """Issue #15 item 9: storage keys go to the task runners and the init job (model fetch); the call
+    sources' credentials to the task runners only; api-server, scheduler, dag-processor, triggerer get neither."""
+    env = compose["services"][service]["environment"]
+    storage = service in (*TASK_RUNNERS, "airflow-init")
+    assert all((k in env) == storage for k in STORAGE_KEYS), (service, [k for k in STORAGE_KEYS if k in env])
+    assert all((k in env) == (service in TASK_RUNNERS) for k in (*SOURCE_KEYS, "CALLSCORE_SOURCES")), service
+    if storage:
+        conn = json.loads(re.sub(r"\$\{[^}]*\}", "x", env["AIRFLOW_CONN_CALLSCORE_S3"]))
+        assert conn["conn_type"] == "aws" and "endpoint_url" in conn["extra"]
+        assert env["CALLSCORE_WAREHOUSE"].split(":-")[1].startswith("s3://")
+
+
+def test_minio_root_credentials_stay_with_minio_and_the_pipeline_gets_a_bucket_user(compose):
+    services = compose["services"]
+    for name, service in services.items():
+        holds_root = any("MINIO_ROOT" in str(v) for v in (service.get("environment") or {}).values())
+        assert holds_root == (name in ("minio", "minio-init")), name
+    script = services["minio-init"]["command"][1]
+    assert "mc admin user add" in script and "mc admin policy attach" in script
+    assert "arn:aws:s3:::$${CALLSCORE_BUCKET}/*" in script and '"s3:*"' not in script
+
+
+def test_images_are_pinned_never_latest(compose):
+    images = {name: s["image"] for name, s in compose["services"].items() if "image" in s}
+    for name, image in images.items():
+        ref = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", image)
+        assert ":" in ref.rsplit("/", 1)[-1] and not ref.endswith((":latest", ":")), (name, image)
+
+
+def test_the_ui_admin_is_created_from_a_required_password(compose):
+    init = compose["services"]["airflow-init"]["environment"]
+    assert init["_AIRFLOW_WWW_USER_CREATE"] == "true"
+    assert init["_AIRFLOW_WWW_USER_PASSWORD"].startswith("${_AIRFLOW_WWW_USER_PASSWORD:?")
 
 
 def test_published_ports_bind_loopback(compose):
@@ -108,14 +148,15 @@ def test_fetch_model_copies_a_version_and_swaps_current(tmp_path):
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["current", "v1", "v2"]
 
 
-SECRETS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET")
+SECRETS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "MINIO_ROOT_PASSWORD",
+           "_AIRFLOW_WWW_USER_PASSWORD")
 
 
 def test_every_secret_is_required_and_none_has_a_default():
     """Issue #15 item 9: compose refuses to start without each secret; no default password anywhere."""
     text = (DOCKER / "docker-compose.yaml").read_text()
     for name in SECRETS:
-        uses = re.findall(r"\$\{" + name + r"(:?[?-]?)", text)
+        uses = re.findall(r"(?<!\$)\$\{" + name + r"(:?[?-]?)", text)  # $${...}: the shell's, not compose's
         assert uses and set(uses) == {":?"}, (name, uses)
     assert not re.search(r"PASSWORD[^\n]*:-[^}]+\}", text), "a password with a default value"
 
@@ -142,3 +183,85 @@ def test_make_env_generates_every_secret_privately_and_never_overwrites(tmp_path
         make_env.write_env(out)
     assert out.read_text() == before
     assert make_env.write_env(out, force=True).read_text() != before
+
+
+class _FakeRegistry:
+    """Registry HTTP API v2 as Docker Hub answers: 401 with a Bearer challenge, a token endpoint, manifest digests."""
+
+    def __init__(self, digests: dict[tuple[str, str], str]):
+        import secrets
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        registry = self
+        self.token, self.digests, self.seen = secrets.token_hex(8), digests, []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, headers=None, body=b""):
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path.startswith("/token?"):
+                    registry.seen.append(self.path)
+                    body = json.dumps({"token": registry.token}).encode()
+                    self._send(200, {"Content-Type": "application/json"}, body)
+                else:
+                    self._send(404)
+
+            def do_HEAD(self):
+                m = re.fullmatch(r"/v2/(.+)/manifests/([^/]+)", self.path)
+                if self.headers.get("Authorization") != f"Bearer {registry.token}":
+                    realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+                    self._send(401, {"WWW-Authenticate": f'Bearer realm="{realm}",service="registry.docker.io",'
+                                                         f'scope="repository:{m.group(1) if m else ""}:pull"'})
+                elif m and (m.group(1), m.group(2)) in registry.digests:
+                    self._send(200, {"Docker-Content-Digest": registry.digests[m.group(1), m.group(2)]})
+                else:
+                    self._send(404)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_docker_pin_writes_every_pulled_image_with_its_digest(tmp_path):
+    pin = _load(DOCKER / "pin_images.py", "callscore_pin_images")
+    text = (DOCKER / "docker-compose.yaml").read_text()
+    wanted = pin.images(text)
+    assert set(wanted) == {"CALLSCORE_POSTGRES_IMAGE", "CALLSCORE_REDIS_IMAGE", "CALLSCORE_MINIO_IMAGE",
+                           "CALLSCORE_MC_IMAGE", "CALLSCORE_AIRFLOW_BASE_IMAGE"}
+    digests = {pin.split(ref)[1:]: "sha256:" + f"{i:x}" * 64 for i, ref in enumerate(wanted.values(), start=1)}
+    registry = _FakeRegistry(digests)
+    env = tmp_path / ".env"
+    env.write_text("POSTGRES_PASSWORD=keep-me\nCALLSCORE_REDIS_IMAGE=redis:old\n")
+    try:
+        pins = pin.pin(env, text, {"docker.io": registry.url})
+    finally:
+        registry.server.shutdown()
+    lines = env.read_text().splitlines()
+    assert "POSTGRES_PASSWORD=keep-me" in lines and "CALLSCORE_REDIS_IMAGE=redis:old" not in lines
+    for var, ref in wanted.items():
+        assert f"{var}={ref}@{digests[pin.split(ref)[1:]]}" in lines, var
+    assert set(pins) == set(wanted) and (env.stat().st_mode & 0o777) == 0o600
+    assert registry.seen, "the registry's token flow was not used"
+
+
+def test_docker_pin_refuses_a_registry_without_a_digest(tmp_path):
+    pin = _load(DOCKER / "pin_images.py", "callscore_pin_images")
+    registry = _FakeRegistry({})
+    try:
+        with pytest.raises(RuntimeError, match="answered 404"):
+            pin.digest("postgres:16", {"docker.io": registry.url})
+    finally:
+        registry.server.shutdown()
+    assert pin.split("quay.io/minio/mc:RELEASE.1") == ("quay.io", "minio/mc", "RELEASE.1")
+    assert pin.split("postgres") == ("registry-1.docker.io", "library/postgres", "latest")
