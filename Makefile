@@ -1,4 +1,4 @@
-# callscore: the two commands are `make run` and `make test` (see README.md).
+# callscore: the two commands are `make run` and `make test` (the quick tier); CI runs `make test-all` (README.md).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +20,7 @@ export CALLSCORE_LANDING ?= $(LANDING)
 export CALLSCORE_WAREHOUSE ?= $(WAREHOUSE)
 export CALLSCORE_ROSTER ?= $(ROSTER)
 
-.PHONY: run test venv model sample lint clean airflow airflow-stop airflow-db demo-pull
+.PHONY: run test test-all deps venv model sample lint clean airflow airflow-stop airflow-db demo-pull
 
 ## run: set up, train the model on first use, run the nightly DAG through Airflow for each sample day, summarise
 run: venv model sample airflow-db
@@ -78,10 +78,26 @@ airflow-stop:
 	  kill -KILL -- -$$(cat $(AIRFLOW_PID)) 2>/dev/null; rm -f $(AIRFLOW_PID); echo "Airflow stopped"; \
 	else rm -f $(AIRFLOW_PID); echo "Airflow is not running"; fi
 
-## test: install, make sure a model exists, run every test tier
-test: venv model
+## test: the quick tier, before every commit: ruff, then every test except the slow, distributed and quality
+## ones, on a small stand-in model trained once (about a minute; var/test-model/); no system services needed
+test: venv
+	$(BIN)/ruff check pipeline dags tests scripts docker
+	CALLSCORE_TEST_MODEL=tiny $(BIN)/python -m pytest -q -m "not slow and not distributed and not quality"
+
+## test-all: what CI runs: system services (make deps), the promoted model (make model), every test tier
+test-all: venv deps model
 	$(BIN)/ruff check pipeline dags tests scripts docker
 	$(BIN)/python -m pytest -q
+
+## deps: the system services the distributed tier needs (PostgreSQL, Redis) from Debian packages, when missing
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deps:
+	@missing=""; \
+	  { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="postgresql"; \
+	  { command -v redis-server >/dev/null || test -x /usr/bin/redis-server; } || missing="$$missing redis-server"; \
+	  if [ -n "$$missing" ]; then echo "installing$$missing from Debian packages ..."; \
+	    $(SUDO) apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+	      --no-install-recommends $$missing >/dev/null; fi
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
@@ -117,7 +133,7 @@ docker-pin: venv
 ## distributed-test: the nightly DAG on a CeleryExecutor cluster on 127.0.0.1 (PostgreSQL, Redis, S3 via moto,
 ## two Celery workers): equal to a local run, shards on both workers, a killed worker retried; prints timings
 .PHONY: distributed-test
-distributed-test: venv model
+distributed-test: venv deps model
 	@$(BIN)/python -c "import airflow.providers.celery, psycopg2" 2>/dev/null \
 	  || $(BIN)/pip install -q -c constraints.txt -e '.[dev,distributed]'
 	@mkdir -p var

@@ -15,11 +15,26 @@ REPO = Path(__file__).resolve().parent.parent
 DAY = "2026-11-24"
 
 
+TINY_MODEL = REPO / "var" / "test-model" / "current"
+
+
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    """The promoted model; trained on first use (``make test`` trains it before pytest)."""
-    from pipeline.model.train import ensure_model
+    """A real fine-tuned model folder for the tests.
 
+    ``CALLSCORE_TEST_MODEL=tiny`` (what ``make test`` sets) gives a small stand-in trained once on 300
+    turns for one epoch (about a minute, cached in ``var/test-model/``): the quick tier checks
+    plumbing, not quality. Otherwise (``make test-all``, CI) it is the promoted model, trained on
+    first use; the ``quality`` tests need that one and are not in the quick tier.
+    """
+    from pipeline.model.train import TrainConfig, ensure_model
+
+    if os.environ.get("CALLSCORE_TEST_MODEL") == "tiny":
+        import filelock
+
+        TINY_MODEL.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(TINY_MODEL.parent / ".lock")):  # one trainer when tests run in parallel
+            return ensure_model(TINY_MODEL, TrainConfig(limit=300, epochs=1)).resolve()
     return ensure_model().resolve()
 
 

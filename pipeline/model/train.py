@@ -307,7 +307,8 @@ def ensure_model(link: Path = ARTIFACTS_DIR / "current", cfg: TrainConfig | None
     """Return the current model, training and promoting the default one on first use.
 
     A current folder that fails its checksums (trained before folders were sealed, or changed
-    since) is replaced the same way, so `make model` is always the way out of that refusal.
+    since) is replaced the same way, so `make model` is always the way out of that refusal. The new
+    folder goes beside ``link`` (``<link's folder>/<version>``).
     """
     if (link / modeling.META_FILE).is_file():
         try:
@@ -316,7 +317,8 @@ def ensure_model(link: Path = ARTIFACTS_DIR / "current", cfg: TrainConfig | None
         except integrity.ModelIntegrityError as exc:
             log.warning("current model %s is refused (%s): training the default model again", link.resolve(), exc)
     log.info("no model at %s: training the default model (a few minutes on 2 cores)", link)
-    out = train(cfg or TrainConfig())
+    cfg = cfg or TrainConfig()
+    out = train(cfg, link.parent / model_version(cfg, corpus.fingerprint(corpus.train_files())))
     promote(out, link)
     return link
 

@@ -9,7 +9,7 @@ Every port is picked free on 127.0.0.1 (no default ports), PostgreSQL runs as an
 user (it refuses root), and ``Cluster.close()`` stops everything it started: each service's
 process group plus any descendant that left it (Airflow puts task processes in their own
 group), also from ``atexit`` and when the parent dies (``PR_SET_PDEATHSIG``). PostgreSQL and
-Redis come from Debian packages; ``ensure_server_binaries`` apt-installs them when missing.
+Redis come from Debian packages, which ``make deps`` installs (``make test-all`` runs it first).
 
 Used by ``tests/distributed/test_celery_cluster.py`` (``make distributed-test``). By hand:
 
@@ -75,22 +75,11 @@ def _redis_server() -> Path | None:
 
 
 def ensure_server_binaries(log: Callable[[str], None] = print) -> tuple[Path, Path]:
-    """PostgreSQL's bin folder and the redis-server binary, apt-installing what is missing."""
+    """PostgreSQL's bin folder and the redis-server binary; ``make deps`` installs them (tests never do)."""
     missing = [APT_PACKAGES[k] for k, v in (("postgres", _postgres_bindir()), ("redis", _redis_server())) if v is None]
     if missing:
-        if os.geteuid() != 0:
-            raise ClusterError(f"{' and '.join(missing)} missing and not root: apt-get install {' '.join(missing)}")
-        log(f"installing {' '.join(missing)} from Debian packages ...")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
-            if out.returncode != 0:
-                raise ClusterError(f"{' '.join(cmd)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-    pg, redis = _postgres_bindir(), _redis_server()
-    if pg is None or redis is None:
-        raise ClusterError(f"PostgreSQL ({pg}) or Redis ({redis}) still missing after apt-get install")
-    return pg, redis
+        raise ClusterError(f"{' and '.join(missing)} missing: run `make deps` (apt-get install {' '.join(missing)})")
+    return _postgres_bindir(), _redis_server()
 
 
 # ------------------------------------------------------------------------------------------

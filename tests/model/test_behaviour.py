@@ -15,6 +15,9 @@ import pytest
 from pipeline import LABELS
 from pipeline.model.classify import Classifier
 
+pytestmark = pytest.mark.quality  # the promoted model's labels: make test-all (tests/conftest.py)
+
+
 CLEAR = {
     "knowledge_probing": [
         "How do you approve purchase orders today, and who signs off above fifty thousand?",

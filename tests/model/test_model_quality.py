@@ -25,6 +25,8 @@ from pipeline.model.classify import (
     split_windows,
 )
 
+pytestmark = pytest.mark.quality  # the promoted model's labels: make test-all (tests/conftest.py)
+
 HELD_OUT_FLOOR = 0.90
 CPU = torch.device("cpu")
 

@@ -59,6 +59,7 @@ def test_version_changes_with_config_and_data():
     assert model_version(TINY, "abc") != model_version(TINY, "abd")
 
 
+@pytest.mark.quality  # a model that always says "other" must score below the promoted one
 def test_promotion_compares_on_the_same_validation_turns(model_dir, tmp_path):
     """The guard scores current and candidate on one validation set at their served precision."""
     import shutil
