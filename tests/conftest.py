@@ -15,6 +15,24 @@ REPO = Path(__file__).resolve().parent.parent
 DAY = "2026-11-24"
 
 
+def api_json(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    """GET (or POST ``body`` as JSON) an Airflow REST URL: ``(status, JSON body)``; status 0 while nothing listens."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, headers=headers,
+                                 method="POST" if body else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+    except (urllib.error.URLError, ConnectionError):
+        return 0, {}
+
+
 TINY_MODEL = REPO / "var" / "test-model" / "current"
 
 

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pipeline.sources import PulledFile, PullResult, Secret, SourceError, file_stem
-from pipeline.sources.http import ApiClient
+from pipeline.sources.http import ApiClient, page_items
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,7 @@ def pages(client: ApiClient, path: str, body: dict[str, Any], key: str) -> Itera
         response = client.request("POST", path, json=page_body, ok=(404,) if n == 0 else ())
         if response.status_code == 404:
             return
-        try:
-            doc = response.json()
-        except ValueError as exc:
-            raise SourceError(f"POST {path} page {n + 1}: the body is not JSON") from exc
-        items = doc.get(key) if isinstance(doc, dict) else None
-        if not isinstance(items, list):
-            raise SourceError(f"POST {path} page {n + 1}: no {key!r} list in the response")
+        doc, items = page_items(response, key, n + 1)
         yield items
         records = doc.get("records") if isinstance(doc.get("records"), dict) else {}
         next_cursor = records.get("cursor")

@@ -232,6 +232,23 @@ class ApiClient:
         raise SourceError(f"{method} {_where(url)}: more than 3 redirects")
 
 
+def page_items(response: httpx.Response, key: str, page_no: int) -> tuple[dict, list]:
+    """A paged response's JSON document and its list of ``key`` items.
+
+    Raises:
+        SourceError: the body is not a JSON object holding a ``key`` list (a broken or changed API).
+    """
+    where = f"{response.request.method} {_where(response.request.url)} page {page_no}"
+    try:
+        doc = response.json()
+    except ValueError as exc:
+        raise SourceError(f"{where}: the body is not JSON") from exc
+    items = doc.get(key) if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise SourceError(f"{where}: no {key!r} list in the response")
+    return doc, items
+
+
 def _where(url: str | httpx.URL) -> str:
     """Host and path of a URL: what logs and errors may show (no query string, no credentials)."""
     parts = urlsplit(str(url))

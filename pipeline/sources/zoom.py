@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeline.sources import PulledFile, PullResult, Secret, SourceConfigError, SourceError, file_stem
-from pipeline.sources.http import ApiClient
+from pipeline.sources.http import ApiClient, page_items
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,7 @@ def _paged(client: ApiClient, token: Token, path: str, key: str, params: dict[st
             response = client.request("GET", path, params=query, auth=token.header, ok=ok)
         if response.status_code in ok:
             return None if n == 0 else iter(pages)
-        try:
-            doc = response.json()
-        except ValueError as exc:
-            raise SourceError(f"GET {path} page {n + 1}: the body is not JSON") from exc
-        items = doc.get(key) if isinstance(doc, dict) else None
-        if not isinstance(items, list):
-            raise SourceError(f"GET {path} page {n + 1}: no {key!r} list in the response")
+        doc, items = page_items(response, key, n + 1)
         pages.append(items)
         next_token = str(doc.get("next_page_token") or "")
         if not next_token:

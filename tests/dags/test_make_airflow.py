@@ -9,12 +9,11 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import api_json
 from tests.dags.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -32,17 +31,6 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def _request(url: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, headers=headers,
-                                 method="POST" if body else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, {}
 
 
 def _listening(pgid: int) -> list[tuple[str, int]]:
@@ -73,11 +61,11 @@ def test_make_airflow_unpauses_the_dags_requires_a_login_and_stops_its_whole_gro
         assert f"http://127.0.0.1:{port}" in started.stdout and "make airflow-stop" in started.stdout
         assert pgid is not None and os.getpgid(pgid) == pgid, "standalone must lead its own process group"
         url = f"http://127.0.0.1:{port}"
-        assert _request(f"{url}/api/v2/dags")[0] == 401  # no login, no data
+        assert api_json(f"{url}/api/v2/dags")[0] == 401  # no login, no data
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-        status, body = _request(f"{url}/auth/token", body={"username": "admin", "password": password})
+        status, body = api_json(f"{url}/auth/token", {"username": "admin", "password": password})
         assert status in (200, 201) and body.get("access_token"), (status, body)
-        status, dags = _request(f"{url}/api/v2/dags", token=body["access_token"])
+        status, dags = api_json(f"{url}/api/v2/dags", token=body["access_token"])
         assert status == 200
         paused = {d["dag_id"]: d["is_paused"] for d in dags["dags"]}
         assert paused == {"callscore_maintenance": False, "callscore_nightly": False, "callscore_train": False}

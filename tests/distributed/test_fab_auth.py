@@ -6,7 +6,6 @@ password, no token; the account the init job would create gets one and reads the
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -14,12 +13,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import api_json
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -29,19 +28,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _call(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, headers=headers,
-                                 method="POST" if body else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, {}
-    except (urllib.error.URLError, ConnectionError):  # not listening yet
-        return 0, {}
 
 
 def test_fab_accounts_guard_the_api(tmp_path):
@@ -63,14 +49,14 @@ def test_fab_accounts_guard_the_api(tmp_path):
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        while _call(f"{url}/api/v2/monitor/health")[0] != 200:
+        while api_json(f"{url}/api/v2/monitor/health")[0] != 200:
             assert server.poll() is None and time.monotonic() < deadline, "the api-server did not come up"
             time.sleep(1)
-        assert _call(f"{url}/api/v2/dags")[0] == 401
-        assert _call(f"{url}/auth/token", {"username": "airflow", "password": "wrong-" + password})[0] == 401
-        status, body = _call(f"{url}/auth/token", {"username": "airflow", "password": password})
+        assert api_json(f"{url}/api/v2/dags")[0] == 401
+        assert api_json(f"{url}/auth/token", {"username": "airflow", "password": "wrong-" + password})[0] == 401
+        status, body = api_json(f"{url}/auth/token", {"username": "airflow", "password": password})
         assert status in (200, 201) and body.get("access_token"), status
-        assert _call(f"{url}/api/v2/dags", token=body["access_token"])[0] == 200
+        assert api_json(f"{url}/api/v2/dags", token=body["access_token"])[0] == 200
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)

@@ -86,6 +86,19 @@ def test_only_allowed_hosts(url, ok):
     assert host_allowed(url, ["zoom.us"]) is ok
 
 
+def test_a_page_that_is_not_the_documented_shape_fails_the_pull():
+    import httpx
+
+    from pipeline.sources.http import page_items
+
+    req = httpx.Request("POST", "https://api.gong.io/v2/calls/extensive?x=secret-token")
+    with pytest.raises(SourceError, match="extensive page 1: the body is not JSON") as err:
+        page_items(httpx.Response(200, content=b"<html>maintenance</html>", request=req), "calls", 1)
+    assert "secret-token" not in str(err.value)  # errors show host and path, never the query
+    with pytest.raises(SourceError, match="page 2: no 'calls' list"):
+        page_items(httpx.Response(200, json={"records": {}}, request=req), "calls", 2)
+
+
 def test_secrets_print_as_stars():
     cfg = config.from_connection("gong", "https://api.gong.io", "key", "s3cr3t-value", {})
     assert "s3cr3t-value" not in repr(cfg) and "s3cr3t-value" not in str(cfg)
