@@ -15,9 +15,6 @@ import pytest
 from pipeline import LABELS
 from pipeline.model.classify import Classifier
 
-pytestmark = pytest.mark.quality  # the promoted model's labels: make test-all (tests/conftest.py)
-
-
 CLEAR = {
     "knowledge_probing": [
         "How do you approve purchase orders today, and who signs off above fifty thousand?",
@@ -63,16 +60,19 @@ def clf(model_dir):
     return Classifier(model_dir, batch_size=16)
 
 
+@pytest.mark.quality  # the promoted model's labels (make test-all)
 @pytest.mark.parametrize(("label", "text"), [(k, t) for k, v in CLEAR.items() for t in v])
 def test_clear_examples(clf, label, text):
     assert clf.predict([text]).labels == [label]
 
 
+@pytest.mark.quality  # the promoted model's labels (make test-all)
 @pytest.mark.parametrize(("clean", "asr"), ASR_REWRITES)
 def test_asr_rewrite_keeps_the_label(clf, clean, asr):
     assert clf.predict([clean]).labels == clf.predict([asr]).labels
 
 
+@pytest.mark.quality  # the promoted model's labels (make test-all)
 @pytest.mark.parametrize("question", [
     pytest.param("How are you onboarding new hires at the moment?", marks=pytest.mark.xfail(
         strict=True, reason="known weakness of the default model (issue 13): after small talk, 'How are you "
@@ -87,6 +87,7 @@ def test_small_talk_before_a_discovery_question_keeps_probing(clf, question):
     assert clf.predict([small_talk + question]).labels == ["knowledge_probing"]
 
 
+@pytest.mark.quality  # the promoted model's labels (make test-all)
 @pytest.mark.parametrize(("text", "label"), [
     ("We'll see what we can do on that.", "other"),          # a hedge commits to nothing
     ("Should I follow up with you next week?", "other"),     # an offer phrased as a question

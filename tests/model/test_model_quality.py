@@ -25,8 +25,6 @@ from pipeline.model.classify import (
     split_windows,
 )
 
-pytestmark = pytest.mark.quality  # the promoted model's labels: make test-all (tests/conftest.py)
-
 HELD_OUT_FLOOR = 0.90
 CPU = torch.device("cpu")
 
@@ -36,6 +34,7 @@ def held_out() -> pd.DataFrame:
     return corpus.load_conversations(corpus.CORPUS_DIR / corpus.TEST_CONVERSATIONS)
 
 
+@pytest.mark.quality  # the promoted model's labels (make test-all)
 def test_held_out_macro_f1_at_the_served_precision_stays_above_the_floor(model_dir, held_out):
     result = evaluate.evaluate_model(model_dir, held_out, precision="auto")
     assert result["macro_f1"] >= HELD_OUT_FLOOR, (
@@ -148,6 +147,7 @@ def test_combined_windows_follow_the_guides_precedence():
         combine_windows(np.zeros((0, len(LABELS))))
 
 
+@pytest.mark.quality  # the promoted model's labels (make test-all)
 def test_long_turns_are_labelled_in_pieces_when_the_folder_says_so(model_dir):
     clf = Classifier(model_dir, precision="fp32")
     pitch = ("Let me show you the dashboard, it has twelve widgets and a filter bar on the left side. " * 4).strip()
