@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from pipeline.devtools import sample
 from pipeline.devtools.fake_sources import FakeSources
 from tests.dags.conftest import REPO
 
@@ -63,6 +64,9 @@ def test_nightly_pulls_scores_and_rescores_a_late_call(dagbag, airflow_db, model
         monkeypatch.setenv("CALLSCORE_SOURCES", "gong,zoom")
         monkeypatch.setenv("CALLSCORE_LATE_DAYS", "1")
         monkeypatch.setenv("CALLSCORE_DATA_DOCS", str(tmp_path / "docs"))
+        # the deployment's roster, not the one `make` points at in the checkout (absent in a fresh clone)
+        sample.write_roster(str(landing / "roster.csv"))
+        monkeypatch.setenv("CALLSCORE_ROSTER", str(landing / "roster.csv"))
         conf = {"landing": str(landing), "warehouse": str(warehouse), "model": str(model)}
 
         with caplog.at_level(logging.INFO):
