@@ -29,7 +29,7 @@ def sources_to_pull(params: dict[str, Any]) -> list[str]:
     """
     if params.get("pull") is False:
         return []
-    return [s.strip() for s in Settings.load().sources.split(",") if s.strip()]
+    return Settings.load().source_list
 
 
 def connection_id(source: str) -> str:

@@ -26,11 +26,6 @@ from pipeline.warehouse import landing
 log = logging.getLogger(__name__)
 
 
-def configured_sources(settings: Settings) -> list[str]:
-    """The sources a deployment pulls (setting ``sources``, e.g. ``gong,zoom``); empty: files land by other means."""
-    return [s.strip() for s in settings.sources.split(",") if s.strip()]
-
-
 def pull_day(settings: Settings, source: str, day: str, source_config: Any, *, recheck: bool = False,
              limiter: RateLimiter | None = None, transport: Any = None,
              backoff_s: float = 1.0) -> dict[str, Any]:
@@ -59,7 +54,7 @@ def pull_day(settings: Settings, source: str, day: str, source_config: Any, *, r
     landing.write_manifest(settings.landing, day, source, {
         **(previous or {}), "source": source, "day": day, "complete": False, "started_at": started}, opts)
     utc_day = datetime.now(UTC).date().isoformat()
-    budget = DailyBudget(limit=source_config.daily_limit, reserve=getattr(source_config, "daily_reserve", 0),
+    budget = DailyBudget(limit=source_config.daily_limit, reserve=source_config.daily_reserve,
                          used=landing.requests_used(settings.warehouse, source, utc_day, opts), utc_day=utc_day)
     try:
         result = api.pull(source_config, day, budget, limiter=limiter, transport=transport, backoff_s=backoff_s)
@@ -137,7 +132,7 @@ def rescore_late(settings: Settings, day: str) -> list[dict[str, Any]]:
     """
     from pipeline import run
 
-    sources = configured_sources(settings)
+    sources = settings.source_list
     out = []
     for earlier in sorted(recheck_days(day, settings.late_days)):
         flagged = {s: m for s in sources

@@ -222,8 +222,7 @@ def check_pulled(settings: Settings, day: str) -> None:
         ConfigError: a source never pulled the day, or its pull did not finish; the message names
             each and the command that pulls it.
     """
-    sources = [s.strip() for s in settings.sources.split(",") if s.strip()]
-    missing = landing.incomplete_sources(settings.landing, day, sources, settings.storage_options)
+    missing = landing.incomplete_sources(settings.landing, day, settings.source_list, settings.storage_options)
     if missing:
         raise ConfigError(f"{day} is not completely pulled: " + "; ".join(
             f"{s}: {why} (callscore pull --source {s} --date {day})" for s, why in missing.items()))

@@ -124,13 +124,18 @@ class Settings:
             raise ValueError("retention days must not be negative")
         if self.customer_text not in ("keep", "redact", "drop"):
             raise ValueError(f"customer_text must be keep, redact or drop, got {self.customer_text!r}")
-        unknown = [s for s in self.sources.split(",") if s.strip() and s.strip() not in SOURCES]
+        unknown = [s for s in self.source_list if s not in SOURCES]
         if unknown:
             raise ValueError(f"sources must be a comma-separated list of {', '.join(SOURCES)}, got {self.sources!r}")
         if not 0 <= self.late_days <= 31:
             raise ValueError(f"late_days must be between 0 and 31, got {self.late_days}")
         if not 0 <= self.max_unknown_share <= 1:
             raise ValueError(f"max_unknown_share must be between 0 and 1, got {self.max_unknown_share}")
+
+    @property
+    def source_list(self) -> list[str]:
+        """The ``sources`` setting as names (``"gong, zoom"`` -> ``["gong", "zoom"]``); empty when none."""
+        return [s.strip() for s in self.sources.split(",") if s.strip()]
 
     def data_docs_dir(self) -> str:
         """Where the Data Docs site is built: the setting, else derived from the warehouse.

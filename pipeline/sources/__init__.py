@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
 from pipeline import SOURCES, ConfigError
 
 __all__ = ["SOURCES", "PullResult", "PulledFile", "QuotaError", "Secret", "SourceConfigError", "SourceError",
-           "file_stem"]
+           "day_window", "file_stem"]
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
@@ -86,6 +87,12 @@ class PullResult:
     @property
     def call_ids(self) -> list[str]:
         return sorted({f.call_id for f in self.files})
+
+
+def day_window(day: str) -> dict[str, str]:
+    """The UTC day ``[day 00:00, day+1 00:00)`` a pull asks for, as ISO 8601 (``from``, ``to``)."""
+    start = datetime.combine(date.fromisoformat(day), time.min, UTC)
+    return {"from": f"{start:%Y-%m-%dT%H:%M:%SZ}", "to": f"{start + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}"}
 
 
 def file_stem(source: str, call_id: str) -> str:

@@ -24,10 +24,9 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from pipeline.sources import PulledFile, PullResult, Secret, SourceError, file_stem
+from pipeline.sources import PulledFile, PullResult, Secret, SourceError, day_window, file_stem
 from pipeline.sources.http import ApiClient, page_items
 
 log = logging.getLogger(__name__)
@@ -51,13 +50,6 @@ class GongConfig:
     def authorization(self) -> str:
         token = base64.b64encode(f"{self.access_key}:{self.access_secret.reveal()}".encode()).decode()
         return f"Basic {token}"
-
-
-def day_window(day: str) -> dict[str, str]:
-    """``[day 00:00, day+1 00:00)`` UTC, as Gong's filter wants it."""
-    start = datetime.combine(date.fromisoformat(day), time.min, UTC)
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    return {"fromDateTime": start.strftime(fmt), "toDateTime": (start + timedelta(days=1)).strftime(fmt)}
 
 
 def pages(client: ApiClient, path: str, body: dict[str, Any], key: str) -> Iterator[list[Any]]:
@@ -85,8 +77,8 @@ def pages(client: ApiClient, path: str, body: dict[str, Any], key: str) -> Itera
 
 def pull(client: ApiClient, day: str) -> PullResult:
     """Day ``day``'s calls, one file each; calls without a transcript yet are ``pending``."""
-    window = day_window(day)
-    result = PullResult(source="gong", day=day, window={"from": window["fromDateTime"], "to": window["toDateTime"]})
+    result = PullResult(source="gong", day=day, window=day_window(day))
+    window = {"fromDateTime": result.window["from"], "toDateTime": result.window["to"]}  # Gong's filter names
     calls: dict[str, dict] = {}
     for page in pages(client, EXTENSIVE, {"filter": window, "contentSelector": {
             "exposedFields": {"parties": True}}}, "calls"):

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from pipeline.sources import PulledFile, PullResult, Secret, SourceConfigError, SourceError, file_stem
+from pipeline.sources import PulledFile, PullResult, Secret, SourceConfigError, SourceError, day_window, file_stem
 from pipeline.sources.http import ApiClient, page_items
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class ZoomConfig:
     download_hosts: tuple[str, ...] = ("zoom.us",)
     rate_per_s: float = 10.0
     daily_limit: int = 0  # Zoom limits per endpoint family; no single daily figure to guard
+    daily_reserve: int = 0
 
     def basic(self) -> str:
         return "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret.reveal()}".encode()).decode()
@@ -119,7 +120,7 @@ def _users(client: ApiClient, token: Token, config: ZoomConfig) -> list[str]:
 def pull(client: ApiClient, config: ZoomConfig, day: str) -> PullResult:
     """Day ``day``'s meetings with a transcript; meetings whose transcript is still processing are ``pending``."""
     token = Token(config, client)
-    result = PullResult(source="zoom", day=day, window={"from": f"{day}T00:00:00Z", "to": f"{day}T23:59:59Z"})
+    result = PullResult(source="zoom", day=day, window=day_window(day))
     people: dict[str, dict] = {}
     users = _users(client, token, config)
     if not config.users:

@@ -62,15 +62,6 @@ def write_call_file(landing: str, day: str, source: str, rel: str, data: bytes,
     return "added" if old is None else "updated"
 
 
-def landed_names(landing: str, day: str, source: str, storage_options: str | dict | None = None) -> list[str]:
-    """File names in the source's folder for the day (manifest excluded)."""
-    fs, path = storage.filesystem(source_folder(landing, day, source), storage_options)
-    if not storage.retrying(f"landing folder {path}", lambda: fs.exists(path)):
-        return []
-    names = storage.retrying(f"landing folder {path}", lambda: fs.ls(path, detail=False))
-    return sorted(n.rstrip("/").rsplit("/", 1)[-1] for n in names if not n.endswith(MANIFEST_NAME))
-
-
 def incomplete_sources(landing: str, day: str, sources: list[str], storage_options: str | dict | None = None
                        ) -> dict[str, str]:
     """Sources whose manifest for ``day`` is missing or not complete, each with why."""

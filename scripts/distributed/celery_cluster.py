@@ -74,7 +74,7 @@ def _redis_server() -> Path | None:
     return Path(found) if found else None
 
 
-def ensure_server_binaries(log: Callable[[str], None] = print) -> tuple[Path, Path]:
+def ensure_server_binaries() -> tuple[Path, Path]:
     """PostgreSQL's bin folder and the redis-server binary; ``make deps`` installs them (tests never do)."""
     missing = [APT_PACKAGES[k] for k, v in (("postgres", _postgres_bindir()), ("redis", _redis_server())) if v is None]
     if missing:
@@ -382,7 +382,7 @@ class Cluster:
                      region_name="us-east-1").create_bucket(Bucket=self.bucket)
 
     def start_infra(self) -> None:
-        pg, redis = ensure_server_binaries(self.log)
+        pg, redis = ensure_server_binaries()
         self.start_postgres(pg)
         self.start_redis(redis)
         self.start_s3()

@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,14 @@ from pipeline.sources import QuotaError, Secret, SourceConfigError, SourceError,
 from pipeline.sources.http import DailyBudget, RateLimiter, host_allowed, retry_after_s
 from pipeline.transcripts.ingest import iter_day
 from pipeline.warehouse import landing, storage
+from tests.pipeline.test_s3 import s3_endpoint  # noqa: F401 - the moto S3 server fixture
 
 D1, D2 = "2026-11-22", "2026-11-23"
+
+
+def _utc_today() -> str:
+    """The UTC day the request ledger and the daily budget count in."""
+    return datetime.now(UTC).date().isoformat()
 
 
 def _settings(tmp_path: Path, **kw) -> Settings:
@@ -65,7 +72,7 @@ def test_rate_limiter_never_sends_more_than_its_rate_in_any_second():
 
 def test_budget_stops_before_the_limit_and_names_the_setting():
     budget = DailyBudget(limit=10, reserve=2, used=7)
-    budget.utc_day = __import__("datetime").datetime.now(__import__("datetime").UTC).date().isoformat()
+    budget.utc_day = _utc_today()
     budget.take("x")
     with pytest.raises(QuotaError, match="daily_limit"):
         budget.take("POST /v2/calls/extensive")
@@ -229,6 +236,7 @@ def test_zoom_token_download_and_sidecar(tmp_path, fakes):
     manifest = pull_day(settings, "zoom", D1, _cfg(fakes, "zoom"))
     zoom_calls = [m for m in fakes.zoom.meetings if m["meeting"]["start_time"].startswith(D1)]
     assert manifest["complete"] and manifest["counts"]["calls"] == len(zoom_calls) > 0
+    assert manifest["window"] == {"from": f"{D1}T00:00:00Z", "to": f"{D2}T00:00:00Z"}  # the same UTC day as Gong's
     assert fakes.zoom.downloads_without_token == 0 and fakes.zoom.tokens
     slashed = next(m["meeting"]["uuid"] for m in fakes.zoom.meetings if m["meeting"]["uuid"].startswith("/"))
     stem = file_stem("zoom", slashed.replace("+", "-").replace("/", "_").rstrip("="))
@@ -316,7 +324,6 @@ def test_secrets_never_reach_logs_files_or_output(tmp_path, fakes):
         assert secret not in text and secret.encode() not in stored
 
 
-from tests.pipeline.test_s3 import s3_endpoint  # noqa: E402, F401 - the moto S3 server fixture
 
 
 def test_pull_into_an_s3_landing_zone(s3_endpoint, fakes):  # noqa: F811
@@ -329,13 +336,7 @@ def test_pull_into_an_s3_landing_zone(s3_endpoint, fakes):  # noqa: F811
     fs, _ = storage.filesystem("s3://callscore-test", opts)
     assert sorted(k.rsplit("/", 1)[1] for k in fs.find(f"callscore-test/pulled/{D1}/gong")) == sorted(
         [*(f"gong-{i}.json" for i in _gong_ids(fakes, D1)), "_manifest.json"])
-    assert landing.requests_used(settings.warehouse, "gong", fakes_day(), opts) > 0
+    assert landing.requests_used(settings.warehouse, "gong", _utc_today(), opts) > 0
     items = list(iter_day(storage.landing_day(settings.landing, D1, opts), max_file_bytes=10**8,
                           max_turn_words=3000))
     assert len(items) == len(_gong_ids(fakes, D1)) and all(i.call for i in items)
-
-
-def fakes_day() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).date().isoformat()
