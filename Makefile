@@ -20,10 +20,10 @@ export CALLSCORE_LANDING ?= $(LANDING)
 export CALLSCORE_WAREHOUSE ?= $(WAREHOUSE)
 export CALLSCORE_ROSTER ?= $(ROSTER)
 
-.PHONY: run test test-all deps venv model sample lint clean airflow airflow-stop airflow-db demo-pull
+.PHONY: run test test-all deps venv model sample lint clean airflow airflow-stop airflow-db demo-pull browser assets
 
 ## run: set up, train the model on first use, run the nightly DAG through Airflow for each sample day, summarise
-run: venv model sample airflow-db
+run: venv assets model sample airflow-db
 	@for d in $$(echo $(SAMPLE_DATES) | tr ',' ' '); do \
 	  echo "airflow dags test callscore_nightly (day $$d) ..."; \
 	  $(BIN)/airflow dags test callscore_nightly -c "{\"day\": \"$$d\"}" > $(AIRFLOW_HOME)/dags-test-$$d.log 2>&1 \
@@ -80,12 +80,12 @@ airflow-stop:
 
 ## test: the quick tier, before every commit: ruff, then every test except the slow, distributed and quality
 ## ones, on a small stand-in model trained once (about a minute; var/test-model/); no system services needed
-test: venv
+test: venv assets browser
 	$(BIN)/ruff check pipeline dags tests scripts docker
 	CALLSCORE_TEST_MODEL=tiny $(BIN)/python -m pytest -q -m "not slow and not distributed and not quality"
 
 ## test-all: what CI runs: system services (make deps), the promoted model (make model), every test tier
-test-all: venv deps model
+test-all: venv deps model assets browser
 	$(BIN)/ruff check pipeline dags tests scripts docker
 	$(BIN)/python -m pytest -q
 
@@ -98,6 +98,18 @@ deps:
 	  if [ -n "$$missing" ]; then echo "installing$$missing from Debian packages ..."; \
 	    $(SUDO) apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
 	      --no-install-recommends $$missing >/dev/null; fi
+
+## browser: Debian's headless Chromium and its chromedriver, for the report's browser test, when missing
+browser:
+	@{ command -v chromium >/dev/null && test -x /usr/bin/chromedriver; } || { \
+	  echo "installing chromium and chromium-driver from Debian packages ..."; \
+	  $(SUDO) apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+	    --no-install-recommends chromium chromium-driver >/dev/null; }
+
+## assets: the pinned JavaScript/CSS the report and the Data Docs serve locally (npm tarballs, hashes checked;
+## cached in var/assets/, pipeline/warehouse/assets.py)
+assets: venv
+	@$(BIN)/python -m pipeline.devtools.assets fetch
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt

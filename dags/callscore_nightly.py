@@ -12,13 +12,16 @@ Every day at 02:00 UTC this DAG scores the previous UTC day of sales calls:
    Gong), quarantine bad input, and split the calls into shards of `shard_size`.
 2. **classify** (one mapped task per shard, in the `callscore_model` pool so only a
    few tasks hold the model in memory): label every rep turn with the transformer.
-3. **build**: merge shards into the `utterances`, `calls` and `scorecards` tables (staged).
+3. **build**: merge shards into the `utterances`, `calls` and `scorecards` tables, and derive
+   `coaching_moments`, `benchmarks`, `drift` (against the trailing 28 days) and `review_queue` (staged).
 4. **validate**: Great Expectations gate; a failure keeps the staged data under
-   `quarantine/` and fails the run. Nothing is published.
+   `quarantine/` and fails the run. Nothing is published. A drift alarm is a warning, not a failure.
 5. **publish**: atomically replace the day's partitions and mark the
    `callscore_scorecards` asset, which downstream DAGs can schedule on.
 6. **rescore_late**: re-score, through the same commit path, each re-checked earlier day whose calls
    changed (the log names the calls added late).
+7. **report**: rebuild the static HTML report (team overview, a page per rep, data health) in
+   `CALLSCORE_REPORT` (default `<warehouse>/_report/`); it works offline, no CDN.
 
 Params choose a day and tuning knobs; where data lives is the deployment's (`CALLSCORE_*`): a
 run's conf may name a storage location only under `CALLSCORE_ALLOWED_PREFIXES` (empty by default).
@@ -175,12 +178,21 @@ def callscore_nightly():
         settings = orchestration.settings_from_params(get_current_context()["params"])
         return pulling.rescore_late(settings, published["day"])
 
+    @task
+    def report(published: dict, rescored: list[dict]) -> str:
+        from pipeline import orchestration
+        from pipeline.report.build import build_report
+
+        settings = orchestration.settings_from_params(get_current_context()["params"])
+        return str(build_report(settings, settings.report_dir()).index)
+
     pulled = pull.expand(source=sources())
     planned = plan()
     pulled >> planned
     results = classify.partial(planned=planned).expand(shard=shards(planned))
     built = build(planned, results)
-    rescore_late(publish(planned, validate(built)))
+    published = publish(planned, validate(built))
+    report(published, rescore_late(published))
 
 
 callscore_nightly()

@@ -7,6 +7,8 @@ set where its texts are rebuilt), and promotes it to be the model nightly runs u
 macro-F1 on the validation split does not drop** against the current model, both scored on the
 same validation turns at the precision each would be served with. The held-out test is never
 used to choose.
+Turns people labelled through the review loop (`callscore review export` / `import`) are added to
+the training split only (param `use_reviewed`, on by default); `metrics.json` records how many.
 The previous model folder is kept, so rolling back is promoting it again
 (`callscore train` writes folders under `models/artifacts/<version>/`; `current`
 points at the promoted one).
@@ -35,6 +37,9 @@ from airflow.sdk import Param, dag, task
         "use_context": Param(False, type="boolean", description="pair each turn with the customer turn before"),
         "epochs": Param(3, type="integer", minimum=1, maximum=20),
         "seed": Param(13, type="integer"),
+        "use_reviewed": Param(True, type="boolean",
+                              description="add the turns reviewed through `callscore review import` to the "
+                                          "training split (never dev, test or validation)"),
     },
 )
 def callscore_train():
@@ -43,7 +48,14 @@ def callscore_train():
         from pipeline.model.train import TrainConfig, train
 
         cfg = TrainConfig(use_context=params["use_context"], epochs=params["epochs"], seed=params["seed"])
-        return str(train(cfg))
+        reviewed = None
+        if params.get("use_reviewed", True):
+            from pipeline.review import reviewed_examples
+            from pipeline.settings import Settings
+
+            settings = Settings.load()
+            reviewed = reviewed_examples(settings.warehouse, settings.storage_options)
+        return str(train(cfg, reviewed=reviewed))
 
     @task
     def promote_if_better(candidate: str) -> dict:

@@ -55,12 +55,40 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(use_context=args.context, epochs=args.epochs, seed=args.seed,
                       threads=args.threads or 0, limit=args.limit)
-    out = train(cfg, args.out)
+    reviewed = None
+    if args.reviewed:  # turns people labelled from the review queue: extra training turns only
+        from pipeline.review import reviewed_examples
+
+        settings = Settings.load(warehouse=args.warehouse)
+        reviewed = reviewed_examples(settings.warehouse, settings.storage_options)
+    out = train(cfg, args.out, reviewed=reviewed)
     if args.promote:
         promote(out)
     metrics = json.loads((out / "metrics.json").read_text())
     print(json.dumps({"model": str(out), "version": metrics["version"], "dev_macro_f1": metrics["dev"]["macro_f1"],
                       "test_macro_f1": metrics.get("test", {}).get("macro_f1")}, indent=2))
+    return 0
+
+
+def cmd_review_export(args: argparse.Namespace) -> int:
+    from pipeline.review import export
+
+    rows = export(_settings(args), args.since, args.until, args.out)
+    print(json.dumps({"exported": rows, "out": args.out}, indent=2))
+    return 0
+
+
+def cmd_review_import(args: argparse.Namespace) -> int:
+    from pipeline.review import ReviewImportError, import_reviews
+
+    try:
+        result = import_reviews(_settings(args), args.file, args.reviewer, accept_suspect=args.accept_suspect)
+    except ReviewImportError as exc:
+        print(json.dumps({"accepted": 0, "suspicious": [], "rejected": [{"line": n, "reason": r}
+                                                                          for n, r in exc.rejected]}, indent=2))
+        log.error("%s", exc)
+        return 2
+    print(json.dumps(result.summary(), indent=2))
     return 0
 
 
@@ -168,6 +196,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.report.build import build_report
+
+    result = build_report(_settings(args), args.out)
+    print(result.url)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipeline.devtools.bench import main as bench_main
 
@@ -209,7 +245,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--limit", type=int, default=0, help="train on at most N turns (smoke runs)")
     p.add_argument("--promote", action="store_true", help="make it the current model")
+    p.add_argument("--reviewed", action=argparse.BooleanOptionalAction, default=True,
+                   help="add the turns reviewed through `callscore review` to the training split (default: yes)")
+    p.add_argument("--warehouse", help="warehouse URL holding the reviewed turns (env CALLSCORE_WAREHOUSE)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("review", help="the review loop: export the queue to label, import the labels")
+    review = p.add_subparsers(dest="review_command", required=True)
+    p = with_storage(review.add_parser("export", help="write the published review queue as JSONL to label"))
+    p.add_argument("--since", required=True, help="first day YYYY-MM-DD")
+    p.add_argument("--until", help="last day YYYY-MM-DD (default: the latest)")
+    p.add_argument("--out", required=True, help="JSONL file to write")
+    p.set_defaults(func=cmd_review_export)
+    p = with_storage(review.add_parser("import", help="check and store labelled review rows for training"))
+    p.add_argument("file", help="the exported JSONL with 'label' (and 'reviewer') filled in")
+    p.add_argument("--reviewer", help="reviewer id for rows that do not name one")
+    p.add_argument("--accept-suspect", dest="accept_suspect", action="store_true",
+                   help="also store labels the label-issue check finds suspicious (after a second look)")
+    p.set_defaults(func=cmd_review_import)
 
     p = sub.add_parser("evaluate", help="score a model on labelled JSONL, with baselines")
     p.add_argument("--model", help="model folder")
@@ -266,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_storage(sub.add_parser("summary", help="print the published days and a per-rep table"))
     p.set_defaults(func=cmd_summary)
+
+    p = with_storage(sub.add_parser("report", help="build the static HTML report (team, reps, data health); "
+                                                   "prints its index as a file:// URL"))
+    p.add_argument("--out", required=True, help="local folder for the site (new, empty, or an earlier report)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -29,8 +29,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline import ConfigError, run
-from pipeline.schemas import TABLES
+from pipeline import ConfigError, review, run
+from pipeline.schemas import SCHEMAS, TABLES
+from pipeline.scoring.benchmarks import benchmarks_table
 from pipeline.scoring.metrics import scorecards_table
 from pipeline.settings import Settings
 from pipeline.transcripts.subjects import normalise, subject_hash
@@ -109,16 +110,28 @@ def _rewrite_day(settings: Settings, day: str, call_ids: set[str], run_id: str) 
     record = commit.read_record(wh, day, opts)
     if record is None:
         return {"calls_removed": 0}
-    frames = {t: layout.read_parquet(commit.committed_files(record, t), opts) for t in TABLES}
+    frames = {t: layout.read_parquet(commit.committed_files(record, t), opts) for t in TABLES
+              if commit.committed_files(record, t)}
     calls = frames["calls"][~frames["calls"]["call_id"].isin(call_ids)].reset_index(drop=True)
     utter = frames["utterances"][~frames["utterances"]["call_id"].isin(call_ids)].reset_index(drop=True)
     cards = frames["scorecards"]
+    day_run = str(cards["run_id"].iloc[0]) if len(cards) else record["run_id"]
     if len(calls):
-        cards = scorecards_table(calls, day, str(cards["run_id"].iloc[0]) if len(cards) else record["run_id"],
-                                 datetime.now(UTC), run.load_scoring(settings.scoring))
+        cards = scorecards_table(calls, day, day_run, datetime.now(UTC), run.load_scoring(settings.scoring))
     else:
         cards = cards.iloc[0:0]
     out = {"utterances": utter, "calls": calls, "scorecards": cards}
+    # the derived tables: turns of erased calls go; benchmarks are recomputed from the calls that stay;
+    # drift holds only label counts per team, no one's words, and stays as the night measured it
+    for table in ("coaching_moments", "review_queue"):
+        if table in frames:
+            out[table] = frames[table][~frames[table]["call_id"].isin(call_ids)].reset_index(drop=True)
+    if "benchmarks" in frames:
+        out["benchmarks"] = benchmarks_table(calls, day_run) if len(calls) else frames["benchmarks"].iloc[0:0]
+    if "drift" in frames:
+        out["drift"] = frames["drift"]
+    for table in TABLES:  # a day published before a table existed gets it empty: every table is staged
+        out.setdefault(table, SCHEMAS[table].empty_table().to_pandas())
     for table, frame in out.items():
         layout.write_frame(frame, table, layout.staged_partition_url(wh, run_id, table, day), opts)
     if len(calls):
@@ -171,10 +184,12 @@ def erase(settings: Settings, *, email: str | None = None, call_id: str | None =
     for day in layout.quarantine_days(wh, opts):
         c, s = _scrub_quarantine(wh, day, needles, all_ids, opts)
         copies, snapshots = copies + c, snapshots + s
+    reviewed = review.forget_calls(wh, all_ids, opts) if all_ids else 0  # the review loop's labelled turns
     audit = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "by": actor or getpass.getuser(),
              "subject_kind": kind, "subject_hash": digest, "erasure_id": run_id,
              "partitions": sorted(days), "calls_removed": sum(rewritten.values()),
              "quarantine_copies_removed": copies, "validation_snapshots_removed": snapshots,
+             "reviewed_turns_removed": reviewed,
              "days_without_index": sorted(unindexed)}
     storage.write_json(privacy.audit_url(wh, run_id), audit, opts)
     log.info("erasure %s: %d calls removed from %d days, %d quarantine copies, %d snapshots", run_id,

@@ -27,7 +27,7 @@ import pandas as pd
 
 from pipeline import ConfigError, DayBusyError
 from pipeline.model import META_FILE
-from pipeline.schemas import TABLES
+from pipeline.schemas import INSIGHT_TABLES, TABLES
 from pipeline.scoring.metrics import (
     ScoringConfig,
     attach_labels,
@@ -284,13 +284,25 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str, model: dict 
     context = previous_customer_turn(turns)
     preds = clf.predict(turns.loc[rep, "text"].tolist(), context[rep].tolist())
     labelled = attach_labels(turns, preds.labels, preds.probs, clf.version, clf.precision, run_id)
-    calls = calls_table(labelled)  # metrics from the words as said; only the published text is redacted
+    from pipeline.scoring.coaching import coaching_candidates
+    from pipeline.scoring.review import review_candidates
+
+    scoring = load_scoring(settings.scoring)
+    # metrics and coaching rules read the words as said; only the published text is redacted
+    calls = calls_table(labelled, scoring.evidence.low_confidence)
+    coaching = coaching_candidates(labelled, scoring.coaching, quote_customer=settings.customer_text != "drop")
     calls["title"] = redact.redact_titles(calls["call_id"], calls["title"], labelled, settings.customer_text)
     labelled = redact.redact_frame(labelled, settings.customer_text)
+    coaching = _published_text(coaching, labelled)
+    # the control sample's key needs no day: a call id belongs to one day, and a re-run of the day under
+    # another run id must queue the same turns
+    review = review_candidates(labelled, scoring.review, day="")
     name = shard_url.rsplit("/", 1)[-1].removesuffix(".parquet")
     out = layout.staging_url(settings.warehouse, run_id, "classified", name)
     layout.write_parquet(labelled, storage.join(out, "utterances.parquet"), opts)
     layout.write_parquet(calls, storage.join(out, "calls.parquet"), opts)
+    layout.write_parquet(coaching, storage.join(out, "coaching.parquet"), opts)
+    layout.write_parquet(review, storage.join(out, "review.parquet"), opts)
     seconds = time.perf_counter() - started
     n_rep = int(rep.sum())
     log.info("shard %s: %d calls, %d turns (%d rep) in %.1fs: %.0f rep turns/s, %.0f%% in the model", name,
@@ -301,13 +313,57 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str, model: dict 
             "precision": clf.precision, "precision_reason": model.get("precision_reason", clf.precision_reason)}
 
 
+def _published_text(moments: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """The moments' ``text`` as the utterances table publishes it (redacted per ``customer_text``)."""
+    if not len(moments):
+        return moments
+    keys = ["call_id", "utterance_index"]
+    texts = published[[*keys, "text"]].rename(columns={"text": "_published"})
+    merged = moments.merge(texts, on=keys, how="left")
+    merged["text"] = merged.pop("_published")
+    return merged
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def baseline_calls(settings: Settings, day: str, days: int) -> pd.DataFrame:
+    """The published calls rows of the ``days`` days before ``day`` (the drift alarm's baseline).
+
+    Only the columns the drift alarm reads are kept, so 28 days of calls rows stay small; a day
+    published before a column existed simply lacks it (the alarm skips that metric's rows).
+    """
+    from datetime import timedelta
+
+    opts = settings.storage_options
+    start = (date.fromisoformat(day) - timedelta(days=days)).isoformat()
+    wanted = ["team", "rep_utterances", "low_confidence_turns", "rep_words",
+              *(f"{label}_turns" for label in ("knowledge_probing", "rapport", "trust_commitment", "other"))]
+    frames = []
+    for record in commit.committed_records(settings.warehouse, opts):
+        url = commit.committed_files(record, "calls")
+        if url is None or not start <= str(record.get("day")) < day:
+            continue
+        frame = layout.read_parquet(url, opts)
+        frames.append(frame[[c for c in wanted if c in frame.columns]].assign(date=record["day"]))
+    return _concat(frames)
+
+
 def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int | None = None) -> dict[str, Any]:
-    """Merge the classified shards into the day's three tables, staged for validation.
+    """Merge the classified shards into the day's tables, staged for validation.
 
     Calls rows are small (one per call) and are held together; utterances stream
     from the shards into one sorted file a batch of reps at a time, so memory does
-    not grow with the day.
+    not grow with the day. The derived tables (coaching moments, benchmarks, drift,
+    review queue) come from the calls rows and the shards' bounded candidate sets.
     """
+    from pipeline.scoring.benchmarks import benchmarks_table
+    from pipeline.scoring.coaching import select_moments
+    from pipeline.scoring.drift import drift_table
+    from pipeline.scoring.review import select_queue
+
     opts = settings.storage_options
     commit.acquire_lease(settings.warehouse, day, run_id, opts)  # renew: this run still holds the day
     base = layout.staging_url(settings.warehouse, run_id, "classified")
@@ -320,14 +376,28 @@ def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int 
     scoring = load_scoring(settings.scoring)
     scorecards = scorecards_table(calls, day, run_id, datetime.now(UTC), scoring) if len(calls) else _empty(
         "scorecards")
+    coaching = _concat([layout.read_parquet(u, opts) for u in urls if u.endswith("/coaching.parquet")])
+    review = _concat([layout.read_parquet(u, opts) for u in urls if u.endswith("/review.parquet")])
+    model_version = ",".join(sorted(calls["model_version"].unique())) if len(calls) else ""
+    insights = {
+        "coaching_moments": select_moments(coaching, scoring.coaching) if len(coaching) else _empty(
+            "coaching_moments"),
+        "benchmarks": benchmarks_table(calls, run_id) if len(calls) else _empty("benchmarks"),
+        "drift": drift_table(calls, baseline_calls(settings, day, scoring.drift.baseline_days), scoring.drift,
+                             model_version, run_id) if len(calls) else _empty("drift"),
+        "review_queue": select_queue(review, scoring.review) if len(review) else _empty("review_queue"),
+    }
     staged = {t: layout.staged_partition_url(settings.warehouse, run_id, t, day) for t in TABLES}
     counts = {"utterances": layout.merge_sorted("utterances", utterance_parts, staged["utterances"], opts)
               if utterance_parts else layout.write_frame(_empty("utterances"), "utterances",
                                                             staged["utterances"], opts)}
     counts["calls"] = layout.write_frame(calls, "calls", staged["calls"], opts)
     counts["scorecards"] = layout.write_frame(scorecards, "scorecards", staged["scorecards"], opts)
-    log.info("built %s: %s", day, counts)
-    return {"day": day, "run_id": run_id, "rows": counts}
+    for table, frame in insights.items():
+        counts[table] = layout.write_frame(frame, table, staged[table], opts)
+    alarms = int((insights["drift"]["status"] == "alarm").sum())  # drift_table logs each one as a warning
+    log.info("built %s: %s, %d drift alarm(s)", day, counts, alarms)
+    return {"day": day, "run_id": run_id, "rows": counts, "drift_alarms": alarms}
 
 
 def _empty(table: str) -> pd.DataFrame:
@@ -341,7 +411,8 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
 
     Utterances are validated a batch of reps at a time, each batch with its reps'
     calls and scorecards, so every cross-table check stays exact and memory stays
-    bounded.
+    bounded. The derived tables go whole with the last batch; a drift alarm is a
+    warning (returned and logged), never a failure.
     """
     from pipeline.warehouse import quality
 
@@ -349,15 +420,19 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
     commit.acquire_lease(settings.warehouse, day, run_id, opts)  # renew: this run still holds the day
     staged = {t: layout.staged_partition_url(settings.warehouse, run_id, t, day) for t in TABLES}
     calls = _with_date(layout.read_parquet(staged["calls"], opts), day)
+    insights = {t: _with_date(layout.read_parquet(staged[t], opts), day) for t in INSIGHT_TABLES
+                if storage.exists(staged[t], opts)}
     cards = _with_date(layout.read_parquet(staged["scorecards"], opts), day)
     batches = layout.rep_batches([staged["utterances"]], opts) or [[]]
     reports = []
-    for reps in batches:
+    for n, reps in enumerate(batches, start=1):
         utter = layout.read_reps([staged["utterances"]], reps, opts) if reps else layout.read_parquet(
             staged["utterances"], opts)
         frames = {"utterances": _with_date(utter, day),
                   "calls": calls[calls.rep_id.isin(reps)].reset_index(drop=True) if reps else calls,
-                  "scorecards": cards[cards.rep_id.isin(reps)].reset_index(drop=True) if reps else cards}
+                  "scorecards": cards[cards.rep_id.isin(reps)].reset_index(drop=True) if reps else cards,
+                  # the small derived tables, whole, with the last batch (one Data Docs index shows all)
+                  **(insights if n == len(batches) else {})}
         report = quality.validate_tables(frames, docs_dir=settings.data_docs_dir())
         reports.append(report)
         if not report.success:
@@ -369,9 +444,11 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
     if unmatched:
         raise quality.ValidationError(f"validation failed for {day}: reps {sorted(unmatched)} are not in both "
                                       "calls and scorecards", reports[-1])
-    log.info("validated %s in %d batch(es): %s (Data Docs: %s)", day, len(batches), reports[-1].statistics,
-             reports[-1].data_docs_index)
-    return {"day": day, "run_id": run_id, "success": True, "data_docs": reports[-1].data_docs_index}
+    warnings = [w.describe() for r in reports for w in r.warnings]
+    log.info("validated %s in %d batch(es): %s (Data Docs: %s)", day, len(batches),
+             {t: s["rows"] for r in reports for t, s in r.statistics.items()}, reports[-1].data_docs_index)
+    return {"day": day, "run_id": run_id, "success": True, "data_docs": reports[-1].data_docs_index,
+            "warnings": warnings}
 
 
 def _with_date(frame: pd.DataFrame, day: str) -> pd.DataFrame:
@@ -478,5 +555,6 @@ def summarize(settings: Settings) -> str:
                                                                             opts)]
     if not runs:
         return summary_text([], None, None, settings.warehouse, settings.data_docs_dir())
+    index = Path(settings.report_dir(), "index.html")
     return summary_text(runs, query(settings.warehouse, TOTALS_SQL, opts), query(settings.warehouse, PER_REP_SQL, opts),
-                        settings.warehouse, settings.data_docs_dir())
+                        settings.warehouse, settings.data_docs_dir(), str(index) if index.is_file() else None)

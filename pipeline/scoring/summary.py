@@ -10,6 +10,8 @@ import json
 
 import pandas as pd
 
+from pipeline.schemas import TABLES
+
 TOTALS_SQL = "SELECT CAST(count(*) AS INTEGER) AS calls, CAST(count(DISTINCT rep_id) AS INTEGER) AS reps FROM calls"
 
 PER_REP_SQL = """
@@ -28,7 +30,7 @@ PER_REP_SQL = """
 
 
 def summary_text(runs: list[dict], totals: pd.DataFrame | None, per_rep: pd.DataFrame | None, warehouse: str,
-                 data_docs: str) -> str:
+                 data_docs: str, report: str | None = None) -> str:
     """Days, calls, reps, quarantined items, output locations and a per-rep table."""
     if not runs:
         return f"nothing published yet in {warehouse}"
@@ -38,8 +40,10 @@ def summary_text(runs: list[dict], totals: pd.DataFrame | None, per_rep: pd.Data
         lines.append(f"  {r['day']}: {ing.get('calls_parsed', '?')} calls from {ing.get('files_seen', '?')} files, "
                      f"{r['quarantined']} quarantined {json.dumps(ing.get('by_kind', {}))}  (run {r['run_id']})")
     lines.append(f"Totals: {int(totals.calls[0])} calls, {int(totals.reps[0])} reps")
-    lines.append(f"Outputs: {warehouse}/{{utterances,calls,scorecards}}/date=*/part-0.parquet")
+    lines.append(f"Outputs: {warehouse}/{{{','.join(TABLES)}}}/date=*/part-0.parquet")
     lines.append(f"Quarantine: {warehouse}/quarantine/date=*/records.jsonl")
     lines.append(f"Data Docs: {data_docs}")
+    if report:
+        lines.append(f"Report: {report}")
     lines += ["", "Per rep (all published days):", per_rep.to_string(index=False)]
     return "\n".join(lines)

@@ -149,7 +149,9 @@ def refresh_reader_copies(warehouse: str, day: str, record: dict, storage_option
     """
     first = last = None
     for table in TABLES:
-        entry = record["tables"][table]
+        entry = record["tables"].get(table)
+        if entry is None:  # a day published before the table existed
+            continue
         final = layout.partition_url(warehouse, table, day)
         if storage.exists(final, storage_options) and \
                 storage.checksum(final, storage_options)[0] == entry["sha256"]:

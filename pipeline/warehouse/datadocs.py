@@ -34,4 +34,22 @@ def build(context: Any, docs_dir: Path) -> str | None:
     if not index.is_file():
         log.warning("Data Docs built but %s is missing", index)
         return None
+    localize(docs_dir)
     return str(index)
+
+
+def localize(docs_dir: Path) -> None:
+    """Serve the site's Bootstrap, jQuery, Vega... from pinned local copies (``pipeline.warehouse.assets``).
+
+    GX's pages link public CDNs: offline they render unstyled with empty tables, online each view
+    tells third parties someone reads a page about customer data. A missing asset cache is logged
+    (``make assets``) and leaves the CDN links; it never fails the gate.
+    """
+    from pipeline.warehouse import assets
+
+    try:
+        changed = assets.localize_data_docs(Path(docs_dir))
+    except (OSError, ValueError) as exc:
+        log.warning("Data Docs in %s keep their CDN links: %s", docs_dir, exc)
+        return
+    log.debug("Data Docs in %s: %d page(s) pointed at local assets", docs_dir, changed)

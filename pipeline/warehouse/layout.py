@@ -33,7 +33,8 @@ from pipeline.warehouse import storage
 log = logging.getLogger(__name__)
 
 ROW_GROUP_ROWS = 128_000
-MERGE_BATCH_ROWS = 25_000  # rows per merge/validation batch: bounds memory whatever the day's size
+MERGE_BATCH_ROWS = 25_000  # rows per validation batch: bounds memory whatever the day's size
+MERGE_MEMORY = "1GB"  # DuckDB's budget for the merge's sort; beyond it, it spills to a temporary folder
 
 
 def check_warehouse(warehouse: str, storage_options: Any = None) -> None:
@@ -159,22 +160,45 @@ def read_reps(sources: list[str], reps: list[str], storage_options: Any = None) 
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def merge_sorted(table: str, sources: list[str], url: str, storage_options: Any = None,
-                 max_rows: int | None = None) -> int:
-    """Stream many shard files into one table file sorted by its keys, a batch of reps at a time.
+def merge_sorted(table: str, sources: list[str], url: str, storage_options: Any = None) -> int:
+    """Merge many shard files into one table file sorted by its keys, in one linear pass.
 
-    Memory holds one batch (``max_rows`` rows), however large the day is.
+    DuckDB reads each shard once and sorts within a bounded memory budget (``MERGE_MEMORY``),
+    spilling to a temporary folder beyond it; the sorted rows stream out in Arrow batches into
+    a Parquet writer with the table's exact schema. Cost grows linearly with the day and memory
+    stays flat: the earlier merge re-read every shard for every batch of reps, which grew
+    quadratically (issue 16). The file is written locally first and then put in place whole,
+    so a reader never sees a torn file.
     """
+    import tempfile
+
+    import duckdb
+
     schema = SCHEMAS[table]
-    fs, path = storage.filesystem(url, storage_options)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    fs, _ = storage.filesystem(url, storage_options)
+    local = storage.is_local(fs)
     rows = 0
-    with fs.open(path, "wb") as fh, pq.ParquetWriter(fh, schema, compression="zstd", use_dictionary=True,
-                                                     write_statistics=True) as writer:
-        for reps in rep_batches(sources, storage_options, max_rows):
-            part = to_arrow(read_reps(sources, reps, storage_options), table)
-            writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
-            rows += part.num_rows
+    with tempfile.TemporaryDirectory(prefix="callscore-merge-") as tmp:
+        con = duckdb.connect(config={"memory_limit": MERGE_MEMORY, "temp_directory": tmp})
+        try:
+            if not local:
+                con.register_filesystem(fs)
+            paths = [storage.filesystem(s, storage_options)[1] if local else s for s in sources]
+            listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+            columns = ", ".join(f'"{name}"' for name in schema.names)
+            order = ", ".join(f'"{k}"' for k in SORT_KEYS[table])
+            reader = con.sql(f"SELECT {columns} FROM read_parquet([{listed}], union_by_name = true) "
+                             f"ORDER BY {order}").to_arrow_reader(MERGE_BATCH_ROWS)
+            out = posixpath.join(tmp, "merged.parquet")
+            with pq.ParquetWriter(out, schema, compression="zstd", use_dictionary=True,
+                                  write_statistics=True) as writer:
+                for batch in reader:  # one row group per batch: validation reads a batch of reps at a time
+                    part = pa.Table.from_batches([batch]).cast(schema)
+                    writer.write_table(part)
+                    rows += part.num_rows
+        finally:
+            con.close()
+        storage.put_file_atomic(out, url, storage_options)
     return rows
 
 

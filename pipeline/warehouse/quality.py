@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.paths import SUITES_DIR
-from pipeline.schemas import PROB_COLUMNS, SHARE_COLUMNS, TABLES
+from pipeline.schemas import CORE_TABLES, PROB_COLUMNS, SHARE_COLUMNS, TABLES
 from pipeline.warehouse import datadocs
 
 if TYPE_CHECKING:
@@ -88,8 +88,8 @@ class ValidationReport:
     """The outcome of one day's gate, small enough to log and complete enough to store.
 
     Attributes:
-        success: True when every expectation of every table passed.
-        failures: the failed expectations, schema failures first, tables in ``TABLES`` order.
+        success: True when every blocking expectation of every table passed.
+        failures: the failed blocking expectations, schema failures first, tables in ``TABLES`` order.
         statistics: per table, GX's evaluated/successful/unsuccessful expectation counts and the rows.
         data_docs_index: the Data Docs ``index.html`` built for this run, or None when none was.
         results: per table, GX's full validation result as JSON (what ``to_json`` stores).
@@ -100,6 +100,8 @@ class ValidationReport:
     statistics: dict
     data_docs_index: str | None
     results: dict = field(default_factory=dict, repr=False)
+    warnings: list[Failure] = field(default_factory=list)
+    """Failed expectations of severity ``warning`` (the drift alarms): reported, never blocking."""
 
     def summary(self) -> str:
         """A message for logs and exceptions: the verdict, then one line per failed expectation."""
@@ -111,11 +113,16 @@ class ValidationReport:
         lines += [f.describe() for f in self.failures]
         return "\n".join(lines)
 
+    def warning_summary(self) -> str:
+        """One line per failed warning-level expectation ('' when none failed)."""
+        return "\n".join(f.describe() for f in self.warnings)
+
     def to_json(self) -> dict:
         """Everything, JSON-serialisable, for storing beside the quarantined tables."""
         return _plain({"success": self.success, "statistics": self.statistics,
                        "data_docs_index": self.data_docs_index, "summary": self.summary(),
-                       "failures": [asdict(f) for f in self.failures], "results": self.results})
+                       "failures": [asdict(f) for f in self.failures],
+                       "warnings": [asdict(f) for f in self.warnings], "results": self.results})
 
 
 class ValidationError(RuntimeError):
@@ -143,7 +150,10 @@ def with_derived_columns(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.Dat
     carry it. A derived column whose inputs are missing or unusable is left out: the expectation on
     it then fails with a "column does not exist" error, next to the schema failure that caused it.
     """
-    utt, calls, cards = (tables[t].reset_index(drop=True) for t in TABLES)
+    extra = {t: tables[t].reset_index(drop=True) for t in tables if t not in CORE_TABLES}
+    if not all(t in tables for t in CORE_TABLES):
+        return extra
+    utt, calls, cards = (tables[t].reset_index(drop=True) for t in CORE_TABLES)
 
     _derive(utt, "_prob_sum", lambda: _row_sum(utt, PROB_COLUMNS))
     _derive(utt, "_span_s", lambda: utt["end_s"].astype("float64") - utt["start_s"].astype("float64") + 1e-6)
@@ -161,15 +171,22 @@ def with_derived_columns(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.Dat
     _derive(calls, "_rep_scored", lambda: _has_match(calls, cards, by_rep))
     _derive(cards, "_calls_in_calls_table", lambda: _count(cards, calls, by_rep))
     _derive(cards, "_rep_utterances_in_calls", lambda: _count(cards, calls, by_rep, "rep_utterances"))
-    return {"utterances": utt, "calls": calls, "scorecards": cards}
+    return {"utterances": utt, "calls": calls, "scorecards": cards, **extra}
 
 
-def validate_tables(tables: dict[str, pd.DataFrame], docs_dir: str | Path | None = None) -> ValidationReport:
-    """Validate one day's three tables against their suites; never raises on a failed validation.
+def validate_tables(tables: dict[str, pd.DataFrame], docs_dir: str | Path | None = None,
+                    required: tuple[str, ...] = CORE_TABLES) -> ValidationReport:
+    """Validate one day's tables against their suites; never raises on a failed validation.
+
+    The core tables are checked together (their cross-table rules need all three); the small
+    derived tables (``INSIGHT_TABLES``) are checked on their own, once a day. Expectations of
+    severity ``warning`` (the drift suite's alarm rule) land in ``report.warnings`` and never
+    make the report fail: a drift alarm warns, it does not block publishing.
 
     Args:
-        tables: frames keyed ``utterances``, ``calls``, ``scorecards`` (a ``date`` column, the
-            partition key, is accepted in each). They are not modified.
+        tables: frames keyed by table name (a ``date`` column, the partition key, is accepted in
+            each). They are not modified.
+        required: tables that must be among ``tables``.
         docs_dir: folder of the Data Docs site to (re)build with this run's results; None builds none.
             The site shows the latest run only: full results of a failed run belong with its
             quarantined data (``ValidationReport.to_json``).
@@ -177,9 +194,11 @@ def validate_tables(tables: dict[str, pd.DataFrame], docs_dir: str | Path | None
     Returns:
         The report; ``report.success`` tells whether the day may be published.
     """
-    missing = [t for t in TABLES if t not in tables]
-    if missing:
-        raise ValueError(f"validate_tables needs the frames {list(TABLES)}; missing {missing}")
+    missing = [t for t in required if t not in tables]
+    unknown = [t for t in tables if t not in TABLES]
+    if missing or unknown:
+        raise ValueError(f"validate_tables needs the frames {list(required)} (known: {list(TABLES)}); "
+                         f"missing {missing}, unknown {unknown}")
     started = time.perf_counter()
     frames = with_derived_columns(tables)
     context = _context(Path(docs_dir).resolve() if docs_dir is not None else None)
@@ -187,16 +206,21 @@ def validate_tables(tables: dict[str, pd.DataFrame], docs_dir: str | Path | None
     docs_index = datadocs.build(context, Path(docs_dir).resolve()) if docs_dir is not None else None
 
     failures: list[Failure] = []
+    warnings: list[Failure] = []
     statistics: dict[str, dict] = {}
-    for table in TABLES:
+    for table in results:
         result = results[table]
         statistics[table] = {**{k: _plain(v) for k, v in result.statistics.items()}, "rows": len(frames[table])}
-        failures += _failures(table, result, frames[table])
+        blocking, warned = _failures(table, result, frames[table])
+        failures += blocking
+        warnings += warned
     order = {t: i for i, t in enumerate(TABLES)}
     failures.sort(key=lambda f: (order[f.table], f.expectation not in _SCHEMA_EXPECTATIONS))
-    report = ValidationReport(success=not failures and all(r.success for r in results.values()),
-                              failures=failures, statistics=statistics, data_docs_index=docs_index,
-                              results={t: r.to_json_dict() for t, r in results.items()})
+    for w in warnings:
+        log.warning("quality warning (not blocking): %s", w.describe())
+    report = ValidationReport(success=not failures, failures=failures, statistics=statistics,
+                              data_docs_index=docs_index, results={t: r.to_json_dict() for t, r in results.items()},
+                              warnings=warnings)
     log.info("quality gate %s in %.2fs: %s", "passed" if report.success else f"FAILED ({len(failures)} failures)",
              time.perf_counter() - started, {t: s["rows"] for t, s in statistics.items()})
     return report
@@ -294,7 +318,7 @@ def _run_suites(context: Any, frames: dict[str, pd.DataFrame]) -> dict[str, Expe
     source = context.data_sources.add_pandas("callscore")
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_ROWS}
     results = {}
-    for table in TABLES:
+    for table in (t for t in TABLES if t in frames):
         batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("day")
         suite = context.suites.add(load_suite(table))
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=table, data=batch, suite=suite))
@@ -305,16 +329,24 @@ def _run_suites(context: Any, frames: dict[str, pd.DataFrame]) -> dict[str, Expe
 
 def _day(frames: dict[str, pd.DataFrame]) -> str | None:
     """The partition day, to name the run in Data Docs."""
-    for table in ("scorecards", "calls", "utterances"):
-        frame = frames[table]
+    for table in TABLES:
+        frame = frames.get(table)
+        if frame is None:
+            continue
         if "date" in frame.columns and len(frame) and pd.notna(frame["date"].iloc[0]):
             return str(frame["date"].iloc[0])
     return None
 
 
-def _failures(table: str, result: ExpectationSuiteValidationResult, frame: pd.DataFrame) -> list[Failure]:
-    """The failed expectations of one table's result, with rows and examples a human can act on."""
-    out = []
+def _failures(table: str, result: ExpectationSuiteValidationResult, frame: pd.DataFrame
+              ) -> tuple[list[Failure], list[Failure]]:
+    """The failed expectations of one table's result, with rows and examples a human can act on.
+
+    Returns:
+        The blocking failures, and the failures of warning-level expectations.
+    """
+    out: list[Failure] = []
+    warned: list[Failure] = []
     for r in result.results:
         if r.success:
             continue
@@ -337,9 +369,16 @@ def _failures(table: str, result: ExpectationSuiteValidationResult, frame: pd.Da
             detail = _observed(config.type, kwargs, details.get("observed_value"))
         else:
             examples = _examples(frame, rows, meta.get("example_columns"), details.get("partial_unexpected_list"))
-        out.append(Failure(table=table, expectation=config.type, column=column, unexpected_count=count,
-                           rows=rows, examples=_plain(examples), detail=detail))
-    return out
+        failure = Failure(table=table, expectation=config.type, column=column, unexpected_count=count,
+                          rows=rows, examples=_plain(examples), detail=detail)
+        (warned if _is_warning(config) and not error else out).append(failure)
+    return out, warned
+
+
+def _is_warning(config: Any) -> bool:
+    """GX 1.x's own ``severity`` field, or ``meta.severity``, says ``warning``."""
+    severity = getattr(config, "severity", None) or (config.meta or {}).get("severity")
+    return str(getattr(severity, "value", severity)).lower() == "warning"
 
 
 def _error_message(info: Any) -> str | None:

@@ -9,9 +9,36 @@ import pandas as pd
 from pipeline.schemas import TABLES
 from pipeline.warehouse import storage
 
+Z_95 = 1.959964
+"""The 95% normal quantile of the Wilson macros: the same as ``pipeline.scoring.uncertainty.Z_95`` (a test checks
+that macro and function agree), repeated here because the warehouse never imports a scoring stage."""
+
 
 class QueryError(ValueError):
     """The SQL could not run: a typo, or a table this warehouse does not hold. The message says which."""
+
+
+def _wilson_sql(sign: str, z: float) -> str:
+    """The Wilson bound as a DuckDB expression of ``k`` and ``n``: the SQL twin of ``wilson_interval``."""
+    p = "(CAST(k AS DOUBLE) / CAST(n AS DOUBLE))"
+    nn = "CAST(n AS DOUBLE)"
+    bound = (f"(({p} + {z * z!r} / (2 * {nn})) {sign} {z!r} * sqrt(greatest({p} * (1 - {p}) / {nn} "
+             f"+ {z * z!r} / (4 * {nn} * {nn}), 0))) / (1 + {z * z!r} / {nn})")
+    empty, exact = ("0.0", "k <= 0") if sign == "-" else ("1.0", "k >= n")
+    return (f"CASE WHEN k IS NULL OR n IS NULL THEN NULL WHEN n <= 0 OR {exact} THEN {empty} "
+            f"ELSE least(greatest({bound}, 0.0), 1.0) END")
+
+
+def _register_macros(con: Any) -> None:
+    """Give analysts ``wilson_lo(k, n)`` / ``wilson_hi(k, n)``: the 95% interval of a share over any window.
+
+    A share over a week or a team is ``sum(<label>_turns) / sum(rep_utterances)``; its error bar
+    needs the same Wilson formula the scorecards use, and an analyst should not have to retype it
+    (``SELECT rep_id, wilson_lo(sum(knowledge_probing_turns), sum(rep_utterances)) FROM calls ...``).
+    Registered before ``_lock_down`` since the locked configuration still lets them run.
+    """
+    con.execute(f"CREATE MACRO wilson_lo(k, n) AS {_wilson_sql('-', Z_95)}")
+    con.execute(f"CREATE MACRO wilson_hi(k, n) AS {_wilson_sql('+', Z_95)}")
 
 
 def _lock_down(con: Any, allowed: list[str]) -> None:
@@ -69,6 +96,7 @@ def query(warehouse: str, sql: str, storage_options: Any = None) -> pd.DataFrame
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
                     "hive_types = {'date': DATE}, union_by_name = true)")
         allowed += [*files, *(fs.unstrip_protocol(fs._strip_protocol(f)) for f in files if not local)]
+    _register_macros(con)
     _lock_down(con, allowed)
     try:
         _only_selects(con, sql)

@@ -15,6 +15,7 @@ import logging
 import os
 import posixpath
 import re
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -236,6 +237,24 @@ def create_exclusive(url: str, data: bytes, storage_options: str | dict | None =
     finally:
         fs.invalidate_cache(posixpath.dirname(path))
     return True
+
+
+def put_file_atomic(local_path: str, url: str, storage_options: str | dict | None = None) -> None:
+    """Upload a local file so readers of ``url`` see the old object or the new one, never a torn one.
+
+    Local: a temp file beside the target, then ``os.replace``. S3: one upload, which becomes
+    visible only when complete (multipart uploads too).
+    """
+    fs, path = filesystem(url, storage_options)
+    if is_local(fs):
+        parent = posixpath.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.{posixpath.basename(path)}.tmp-{os.getpid()}"
+        shutil.copyfile(local_path, tmp)
+        os.replace(tmp, path)
+    else:
+        fs.put_file(local_path, path)
+        fs.invalidate_cache(posixpath.dirname(path))
 
 
 def copy_object(src_url: str, dst_url: str, storage_options: str | dict | None = None) -> None:

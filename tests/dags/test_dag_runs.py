@@ -34,10 +34,10 @@ import pytest
 
 from pipeline.orchestration import staging_run_id
 from pipeline.run import reset_staging
+from pipeline.schemas import TABLES
 from tests.dags.conftest import AIRFLOW_ENV, REPO, airflow
 
 DAG_ID = "callscore_nightly"
-TABLES = ("utterances", "calls", "scorecards")
 VOLATILE = ("run_id", "generated_at")  # differ between runs of the same day by design
 CALLS_PER_DAY = 3
 SHARD_SIZE = 2  # 3 calls -> 2 shards, so classify really fans out into 2 mapped tasks

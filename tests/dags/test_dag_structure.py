@@ -54,7 +54,8 @@ def test_common_settings(dagbag, dag_id):
 def test_nightly_shape(dagbag):
     dag = dagbag.dags["callscore_nightly"]
     assert set(dag.task_ids) == {"sources", "pull", "plan", "shards", "classify", "build", "validate", "publish",
-                                 "rescore_late"}
+                                 "rescore_late", "report"}
+    assert dag.get_task("report").upstream_task_ids == {"publish", "rescore_late"}
     assert dag.timetable.expression == "0 2 * * *"
     assert str(dag.timetable.timezone) in ("UTC", "Timezone('UTC')")
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"

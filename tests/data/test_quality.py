@@ -288,7 +288,7 @@ def test_suites_load_and_cover_the_schema(table, day):
     assert typed == set(names)
     assert len(quality.load_suite(table).expectations) == len(configs)
     # every derived column is documented in meta and produced by quality.with_derived_columns
-    derived = quality.with_derived_columns(day)[table].columns
+    derived = quality.with_derived_columns(day).get(table, SCHEMAS[table].empty_table().to_pandas()).columns
     for c in configs:
         used = [v for k, v in c.kwargs.items() if k in ("column", "column_A", "column_B") and v.startswith("_")]
         for column in used:

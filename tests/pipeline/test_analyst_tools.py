@@ -22,7 +22,18 @@ import pytest
 
 from pipeline import LABELS
 from pipeline.schemas import TABLES
-from pipeline.scoring.metrics import attach_labels, calls_table, scorecards_table, turns_frame
+from pipeline.scoring.benchmarks import benchmarks_table
+from pipeline.scoring.coaching import coaching_candidates, select_moments
+from pipeline.scoring.drift import drift_table
+from pipeline.scoring.metrics import (
+    EvidenceConfig,
+    ScoringConfig,
+    attach_labels,
+    calls_table,
+    scorecards_table,
+    turns_frame,
+)
+from pipeline.scoring.review import review_candidates, select_queue
 from pipeline.transcripts.model import Call, Participant, Rep, Utterance
 from pipeline.warehouse import commit, layout
 from pipeline.warehouse.query import query
@@ -31,7 +42,8 @@ REPO = Path(__file__).resolve().parents[2]
 DAYS = ("2026-11-23", "2026-11-24")
 DANA = Rep("rep_01", "Dana Whitfield", "dana@seller.io", "Enterprise", "Mo")
 LEE = Rep("rep_02", "Lee Park", "lee@seller.io", "SMB")
-TURNS = [("rep", 0, 10, "How do you handle renewals?"), ("customer", 11, 30, "Manually, in a spreadsheet."),
+TURNS = [("rep", 0, 10, "How do you handle renewals today across all of your regional teams?"),
+         ("customer", 11, 30, "Manually, in a spreadsheet."),
          ("rep", 31, 40, "I'll send the ROI model by Friday."), ("customer", 41, 45, "Great.")]
 LABELLED = ["knowledge_probing", "trust_commitment"]
 
@@ -49,8 +61,14 @@ def _write_day(warehouse: str, day: str, labelled: list[str] = LABELLED) -> None
     probs[np.arange(len(labels)), [LABELS.index(x) for x in labels]] = 0.7
     utterances = attach_labels(turns_frame(calls), labels, probs, "m-test")
     call_rows = calls_table(utterances)
+    cfg = ScoringConfig(evidence=EvidenceConfig(min_rep_turns=1, min_calls=1))  # tiers, not insufficient_data
     frames = {"utterances": utterances, "calls": call_rows,
-              "scorecards": scorecards_table(call_rows, day, "run-1", start)}
+              "scorecards": scorecards_table(call_rows, day, "run-1", start, cfg),
+              # the derived tables, by the functions the nightly build calls
+              "coaching_moments": select_moments(coaching_candidates(utterances, cfg.coaching), cfg.coaching),
+              "benchmarks": benchmarks_table(call_rows, "run-1"),
+              "drift": drift_table(call_rows, None, cfg.drift, "m-test", "run-1"),
+              "review_queue": select_queue(review_candidates(utterances, cfg.review, day), cfg.review)}
     for table, frame in frames.items():
         layout.write_frame(frame, table, layout.staged_partition_url(warehouse, "run-1", table, day))
     commit.commit_day(warehouse, "run-1", day)  # published as a run publishes: versions, record, reader copies

@@ -38,9 +38,11 @@ ALLOWED: dict[str, set[str]] = {
     "orchestration": {"root", "settings", "run", "sources"},
     "sources": {"root"},
     "pull": {"root", "settings", "sources", "warehouse", "run"},
-    "erasure": {"root", "settings", "schemas", "transcripts", "scoring", "warehouse", "run"},
+    "erasure": {"root", "settings", "schemas", "transcripts", "scoring", "warehouse", "run", "review"},
+    "review": {"root", "settings", "schemas", "scoring", "warehouse"},  # the review loop's export and import
+    "report": {"root", "paths", "settings", "schemas", "warehouse"},  # the HTML report reads published tables
     "cli": {"root", "paths", "settings", "schemas", "transcripts", "model", "scoring", "warehouse", "run",
-            "devtools", "erasure", "sources", "pull"},
+            "devtools", "erasure", "sources", "pull", "review", "report"},
 }
 STORAGE_LIBRARIES = ("fsspec", "s3fs", "duckdb", "boto3", "botocore", "pyarrow.parquet", "pyarrow.dataset")
 STORAGE_ALLOWED = {"warehouse", "devtools"}  # devtools writes sample landing zones

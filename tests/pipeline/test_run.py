@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline import run
+from pipeline.schemas import TABLES
 from pipeline.warehouse import commit, layout, storage
 from pipeline.warehouse.query import query
 from tests.conftest import DAY, REPO
@@ -81,8 +82,8 @@ def test_gx_failure_stops_publish_and_quarantines_staged_data(settings, tmp_path
     before = _table(settings, "calls")
     real = run.calls_table
 
-    def corrupted(labelled):
-        frame = real(labelled)
+    def corrupted(labelled, *args):
+        frame = real(labelled, *args)
         frame.loc[frame.index[0], "rep_talk_ratio"] = 1.7
         return frame
 
@@ -100,7 +101,7 @@ def test_empty_day_publishes_empty_partitions(settings, tmp_path):
     empty = tmp_path / "landing" / "2026-11-25"
     empty.mkdir(parents=True)  # an existing, empty day folder: a quiet day, not a mistake
     summary = run.run_day(settings.with_(landing=str(tmp_path / "landing")), "2026-11-25")
-    assert summary["rows"] == {"utterances": 0, "calls": 0, "scorecards": 0}
+    assert summary["rows"] == dict.fromkeys(TABLES, 0)
 
 
 def test_bad_day_string_is_refused(settings):

@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 
 from pipeline import LABELS
+from pipeline.schemas import INTERVAL_COLUMNS, SCORECARDS
 from pipeline.scoring.metrics import (
+    INSUFFICIENT_DATA,
+    EvidenceConfig,
     ScoringConfig,
     advisor_score,
     attach_labels,
@@ -18,8 +21,10 @@ from pipeline.scoring.metrics import (
     previous_customer_turn,
     scorecards_table,
     tier,
+    tier_with_reason,
     turns_frame,
 )
+from pipeline.scoring.uncertainty import wilson_interval
 from pipeline.transcripts.model import Call, Participant, Rep, Utterance
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -83,7 +88,8 @@ def test_scorecard_aggregates_exactly_over_calls():
     labelled = _labelled([_call("a", CALL_A), _call("b", call_b, duration=60), _call("c", call_c, other_rep, 30)],
                          [*LABELS_A, "other", "other", "rapport"])
     calls = calls_table(labelled)
-    cards = scorecards_table(calls, "2026-11-24", "run-1", T0).set_index("rep_id")
+    lenient = ScoringConfig(evidence=EvidenceConfig(min_rep_turns=1, min_calls=1))  # tiers from tiny samples
+    cards = scorecards_table(calls, "2026-11-24", "run-1", T0, lenient).set_index("rep_id")
     dana = cards.loc["rep_01"]
     assert dana.calls == 2 and dana.rep_utterances == 5
     assert dana.knowledge_probing_share == pytest.approx(1 / 5)
@@ -100,6 +106,11 @@ def test_scorecard_aggregates_exactly_over_calls():
     assert dana.patience_s == pytest.approx(2.0)
     assert cards.loc["rep_02"].tier == "relationship_only" and cards.loc["rep_02"].team == "SMB"
     assert dana.manager == "Mo"
+    # with the default evidence rule, 5 turns and 1 turn are too few for any verdict
+    strict = scorecards_table(calls, "2026-11-24", "run-1", T0).set_index("rep_id")
+    assert set(strict["tier"]) == {INSUFFICIENT_DATA}
+    assert strict.loc["rep_02"].tier_reason == ("insufficient_data: 1 rep turns < evidence.min_rep_turns 30 "
+                                               "and 1 call < evidence.min_calls 2")
 
 
 def test_tiers_and_score_follow_the_config():
@@ -145,3 +156,67 @@ def test_previous_customer_turn_stays_inside_a_call():
 ])
 def test_is_question(text, expected):
     assert is_question(text) is expected
+
+
+def _calls_rows(rep_id: str, per_call: list[tuple[int, int, int, int]]) -> pd.DataFrame:
+    """Calls-table rows built by hand (only what scorecards read): one per (probing, rapport, commitment, other)."""
+    return pd.DataFrame([{
+        "call_id": f"{rep_id}-{i}", "rep_id": rep_id, "rep_name": rep_id, "team": "T", "manager": "M",
+        "rep_utterances": sum(counts), **{f"{label}_turns": n for label, n in zip(LABELS, counts, strict=True)},
+        "talk_s": 100.0, "rep_talk_s": 40.0, "rep_answers": 2, "patience_s": 1.0, "duration_s": 120.0,
+        "rep_questions": 1, "longest_rep_monologue_s": 10.0, "speaker_switches": 4, "model_version": "m",
+        "precision": "fp32"} for i, counts in enumerate(per_call)])
+
+
+def test_scorecards_carry_wilson_intervals_and_follow_the_schema():
+    calls = _calls_rows("rep_01", [(6, 2, 4, 8), (3, 1, 2, 4)])  # 30 turns over 2 calls: just enough evidence
+    card = scorecards_table(calls, "2026-11-24", "run-1", T0).iloc[0]
+    assert list(scorecards_table(calls, "2026-11-24", "run-1", T0).columns) == ["date", *SCORECARDS.names]
+    for label, k in zip(LABELS, (9, 3, 6, 12), strict=True):
+        lo, hi = wilson_interval(k, 30)
+        assert card[f"{label}_share_lo"] == pytest.approx(float(lo))
+        assert card[f"{label}_share_hi"] == pytest.approx(float(hi))
+        assert card[f"{label}_share_lo"] <= card[f"{label}_share"] <= card[f"{label}_share_hi"]
+    assert all(0 <= card[c] <= 1 for c in INTERVAL_COLUMNS)
+    assert card.tier == "trusted_advisor"
+    assert card.tier_reason == ("knowledge_probing_share 0.30 >= probing_min 0.20 and "
+                                "trust_commitment_share 0.20 >= commitment_min 0.12")
+
+
+def test_insufficient_evidence_gives_no_verdict():
+    few_turns = _calls_rows("rep_01", [(6, 1, 4, 3), (3, 0, 2, 1)])  # 20 turns, 2 calls, an advisor's mix
+    one_call = _calls_rows("rep_02", [(12, 4, 8, 16)])  # 40 turns from one call
+    cards = scorecards_table(pd.concat([few_turns, one_call]), "2026-11-24", "run-1", T0).set_index("rep_id")
+    assert cards.loc["rep_01"].tier == INSUFFICIENT_DATA
+    assert cards.loc["rep_01"].tier_reason == "insufficient_data: 20 rep turns < evidence.min_rep_turns 30"
+    assert cards.loc["rep_02"].tier_reason == "insufficient_data: 1 call < evidence.min_calls 2"
+    # shares and intervals are still published: the interval shows why there is no verdict
+    assert cards.loc["rep_01"].knowledge_probing_share == pytest.approx(0.45)
+    assert cards.loc["rep_01"].knowledge_probing_share_hi - cards.loc["rep_01"].knowledge_probing_share_lo > 0.3
+    relaxed = ScoringConfig(evidence=EvidenceConfig(min_rep_turns=20, min_calls=1))
+    assert set(scorecards_table(pd.concat([few_turns, one_call]), "d", "r", T0, relaxed)["tier"]) == {
+        "trusted_advisor"}
+
+
+@pytest.mark.parametrize(("shares", "expected", "reason"), [
+    ((0.31, 0.15), "trusted_advisor",
+     "knowledge_probing_share 0.31 >= probing_min 0.20 and trust_commitment_share 0.15 >= commitment_min 0.12"),
+    ((0.31, 0.05), "knows_customer",
+     "knowledge_probing_share 0.31 >= probing_min 0.20 and trust_commitment_share 0.05 < commitment_min 0.12"),
+    ((0.10, 0.15), "closer",
+     "knowledge_probing_share 0.10 < probing_min 0.20 and trust_commitment_share 0.15 >= commitment_min 0.12"),
+    ((0.10, 0.05, 0.30), "relationship_only",
+     "knowledge_probing_share 0.10 < probing_min 0.20, trust_commitment_share 0.05 < commitment_min 0.12 and "
+     "rapport_share 0.30 >= rapport_min 0.25"),
+    ((0.10, 0.05, 0.05), "pitcher",
+     "knowledge_probing_share 0.10 < probing_min 0.20, trust_commitment_share 0.05 < commitment_min 0.12 and "
+     "rapport_share 0.05 < rapport_min 0.25"),
+    ((0.19999, 0.15), "closer",  # never "0.20 < probing_min 0.20": more digits when two would mislead
+     "knowledge_probing_share 0.199990 < probing_min 0.200000 and trust_commitment_share 0.15 >= commitment_min 0.12"),
+], ids=["trusted_advisor", "knows_customer", "closer", "relationship_only", "pitcher", "near_threshold"])
+def test_tier_reason_names_columns_and_thresholds(shares, expected, reason):
+    probing, commitment, *rapport = shares
+    full = {"knowledge_probing": probing, "trust_commitment": commitment, "rapport": rapport[0] if rapport else 0.1}
+    full["other"] = 1 - sum(full.values())
+    assert tier_with_reason(full, ScoringConfig()) == (expected, reason)
+    assert tier(full, ScoringConfig()) == expected  # the str-returning form callers already use
