@@ -239,6 +239,15 @@ def create_exclusive(url: str, data: bytes, storage_options: str | dict | None =
     return True
 
 
+def _replace_local(path: str, fill: Callable[[str], object]) -> None:
+    """Write a local file whole: ``fill`` writes a temp file beside ``path``, then ``os.replace`` swaps it in."""
+    parent = posixpath.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = f"{parent}/.{posixpath.basename(path)}.tmp-{os.getpid()}"
+    fill(tmp)
+    os.replace(tmp, path)
+
+
 def put_file_atomic(local_path: str, url: str, storage_options: str | dict | None = None) -> None:
     """Upload a local file so readers of ``url`` see the old object or the new one, never a torn one.
 
@@ -247,11 +256,7 @@ def put_file_atomic(local_path: str, url: str, storage_options: str | dict | Non
     """
     fs, path = filesystem(url, storage_options)
     if is_local(fs):
-        parent = posixpath.dirname(path)
-        os.makedirs(parent, exist_ok=True)
-        tmp = f"{parent}/.{posixpath.basename(path)}.tmp-{os.getpid()}"
-        shutil.copyfile(local_path, tmp)
-        os.replace(tmp, path)
+        _replace_local(path, lambda tmp: shutil.copyfile(local_path, tmp))
     else:
         fs.put_file(local_path, path)
         fs.invalidate_cache(posixpath.dirname(path))
@@ -262,11 +267,7 @@ def copy_object(src_url: str, dst_url: str, storage_options: str | dict | None =
     fs, src = filesystem(src_url, storage_options)
     _, dst = filesystem(dst_url, storage_options)
     if is_local(fs):
-        parent = posixpath.dirname(dst)
-        os.makedirs(parent, exist_ok=True)
-        tmp = f"{parent}/.{posixpath.basename(dst)}.tmp-{os.getpid()}"
-        fs.copy(src, tmp)
-        os.replace(tmp, dst)
+        _replace_local(dst, lambda tmp: fs.copy(src, tmp))
     else:
         fs.copy(src, dst)  # one server-side copy: a single atomic PUT
         fs.invalidate_cache(posixpath.dirname(dst))
