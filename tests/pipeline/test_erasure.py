@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import ConfigError, erasure
+from pipeline import ConfigError, erasure, review
 from pipeline.run import run_day
 from pipeline.warehouse import commit, layout, storage
 from tests.conftest import DAY
@@ -108,8 +108,13 @@ def test_erase_by_call_id_scrubs_quarantine_copies(settings, sample_landing, tmp
     q_url = storage.join(layout.quarantine_url(s.warehouse, DAY), "records.jsonl")
     dup = [r for r in storage.read_jsonl(q_url) if r.get("call_id") == call_id]
     assert dup and dup[0]["copy"].startswith("files/")
+    reviewed = storage.join(review.reviewed_url(s.warehouse), "20261125T000000000000Z-abc.jsonl")
+    storage.write_jsonl(reviewed, [{"call_id": call_id, "utterance_index": 1, "text": "ours", "label": "other"},
+                                   {"call_id": "c-another", "utterance_index": 2, "text": "theirs", "label": "other"}])
     audit = erasure.erase(s, call_id=call_id, actor="ops")
     assert audit["quarantine_copies_removed"] == 1 and audit["calls_removed"] == 1
+    assert audit["reviewed_turns_removed"] == 1  # the review loop's labelled turns of the call go too
+    assert [r["call_id"] for r in review.reviewed_examples(s.warehouse)] == ["c-another"]
     assert not storage.exists(storage.child(layout.quarantine_url(s.warehouse, DAY), dup[0]["copy"]))
     assert [r["copy"] for r in storage.read_jsonl(q_url) if r.get("call_id") == call_id] == [
         "removed by an erasure request"]
