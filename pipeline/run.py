@@ -70,7 +70,8 @@ def plan_day(settings: Settings, day: str, run_id: str, allow_empty: bool = Fals
              single_process: bool = False) -> dict[str, Any]:
     """Ingest the day's landing folder into shards of canonical turns; stage the quarantine.
 
-    Calls stream into shards of ``shard_size`` calls, so memory holds one shard at a time;
+    Calls stream into shards of ``shard_size`` calls (more on a day large enough to need over ``max_shards``
+    of them: the shard count, i.e. the mapped classify tasks, is bounded), so memory holds one shard at a time;
     quarantine copies stream to staging file by file, up to ``max_quarantine_bytes`` a day.
 
     Raises:
@@ -107,6 +108,7 @@ def _plan_held(settings: Settings, day: str, run_id: str, source: storage.Landin
     drop_stale_staging(settings, day, run_id)
     stats = IngestStats()
     shards: list[str] = []
+    shard_size = day_shard_size(settings.shard_size, len(source.files), settings.max_shards)
     buffer = []
     records: list[dict] = []
     copied_bytes = 0
@@ -128,8 +130,8 @@ def _plan_held(settings: Settings, day: str, run_id: str, source: storage.Landin
         if item.call is not None:
             buffer.append(item.call)
             index.extend(index_rows([item.call], suppression.salt))
-            if len(buffer) >= settings.shard_size:
-                flush()
+            if len(buffer) >= shard_size and len(shards) < settings.max_shards - 1:
+                flush()  # the last shard allowed takes the rest: a day never maps more than max_shards tasks
             continue
         record = {**item.quarantined.to_dict(), "date": day, "run_id": run_id}
         copies = ((item.quarantined.file, item.raw), *item.companions) if item.raw is not None else ()
@@ -155,12 +157,23 @@ def _plan_held(settings: Settings, day: str, run_id: str, source: storage.Landin
         raise ConfigError(f"{day} has {before} published calls and this run found none in {settings.landing}/{day}/ "
                           f"({stats.files_seen} files, {len(records)} quarantined); replacing a published day with "
                           "an empty one needs --allow-empty (DAG param allow_empty)")
-    log.info("planned %s: %d files, %d calls in %d shards, %d quarantined (%s); model %s at %s", day,
-             stats.files_seen, stats.calls_parsed, len(shards), len(records), stats.by_kind, model["version"],
-             model["precision"])
+    log.info("planned %s: %d files, %d calls in %d shards of %d, %d quarantined (%s); model %s at %s", day,
+             stats.files_seen, stats.calls_parsed, len(shards), shard_size, len(records), stats.by_kind,
+             model["version"], model["precision"])
+    if len(shards) == settings.max_shards and stats.calls_parsed > shard_size * settings.max_shards:
+        log.warning("%s: the last shard holds %d calls: the day has more calls than its %d files suggested "
+                    "(multi-call exports); raise shard_size or max_shards", day,
+                    stats.calls_parsed - shard_size * (settings.max_shards - 1), len(source.files))
     attempt = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"  # a cleared, re-run DAG run publishes anew
-    return {"day": day, "run_id": run_id, "shards": shards, "stats": asdict(stats), "quarantined": len(records),
+    return {"day": day, "run_id": run_id, "shards": shards, "shard_size": shard_size, "stats": asdict(stats),
+            "quarantined": len(records),
             "model": model, "allow_empty": allow_empty, "attempt": attempt}
+
+
+def day_shard_size(shard_size: int, files: int, max_shards: int) -> int:
+    """Calls per shard for a day of ``files`` landing files: ``shard_size``, or more when the day would map
+    more than ``max_shards`` classify tasks (a file holds at most one call in every format but Gong's)."""
+    return max(shard_size, -(-files // max_shards))
 
 
 def drop_stale_staging(settings: Settings, day: str, run_id: str) -> list[str]:

@@ -52,7 +52,10 @@ class Settings:
         warehouse: URL of the Parquet warehouse (tables, staging, quarantine).
         model: folder of the classifier used for nightly runs.
         roster: optional CSV ``rep_id,name,email,team,manager``; empty means none.
-        shard_size: calls per classification shard (one mapped Airflow task each).
+        shard_size: calls per classification shard (one mapped Airflow task each); a large day gets
+            larger shards so that it never maps more than ``max_shards`` tasks.
+        max_shards: the most shards (mapped ``classify`` tasks) a day is split into: below Airflow's
+            ``max_map_length`` (1,024), and a bound on the metadata DB's task rows per run.
         max_file_bytes: files larger than this are quarantined unread.
         max_turn_words: a single cue, sentence run or Gong monologue longer than this marks a failed
             speaker separation (``turn_too_long``); merged turns may be longer (README: Inputs).
@@ -93,6 +96,7 @@ class Settings:
     model: str = str(ARTIFACTS_DIR / "current")
     roster: str = ""
     shard_size: int = 200
+    max_shards: int = 500
     max_file_bytes: int = 25_000_000
     max_turn_words: int = 3_000
     merge_gap_s: float = 2.0
@@ -115,6 +119,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.shard_size < 1:
             raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
+        if not 1 <= self.max_shards <= 1024:
+            raise ValueError(f"max_shards must be between 1 and 1024 (Airflow's max_map_length), got {self.max_shards}")
         if self.max_file_bytes < 1 or self.max_turn_words < 1:
             raise ValueError("max_file_bytes and max_turn_words must be positive")
         if self.precision not in (AUTO, *PRECISIONS):

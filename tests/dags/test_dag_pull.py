@@ -79,7 +79,8 @@ def test_nightly_pulls_scores_and_rescores_a_late_call(dagbag, airflow_db, model
             fk.gong.hidden.clear()
             dr = dag.test(logical_date=_logical(D2), run_conf=conf)
             assert dr.state == DagRunState.SUCCESS, [(t.task_id, t.map_index, t.state) for t in dr.get_task_instances()]
-        rescored = next(t for t in dr.get_task_instances() if t.task_id == "rescore_late").xcom_pull()
+        rescored = next(t for t in dr.get_task_instances() if t.task_id == "rescore_late").xcom_pull(
+            task_ids="rescore_late")
         assert [(r["day"], r["added_calls"]) for r in rescored] == [(D1, [late])]
         s = Settings(warehouse=str(warehouse))
         assert late in query(s.warehouse, f"SELECT call_id FROM calls WHERE date = '{D1}'")["call_id"].tolist()

@@ -134,3 +134,30 @@ def test_streaming_merge_in_small_batches_gives_the_same_tables(settings, monkey
                                       after.drop(columns=VOLATILE, errors="ignore"))
     utter = _table(settings, "utterances")
     assert utter.equals(utter.sort_values(["rep_id", "call_id", "utterance_index"]).reset_index(drop=True))
+
+
+@pytest.mark.parametrize(("shard_size", "files", "max_shards", "expected"), [
+    (200, 1_000, 500, 200),  # a normal day: the setting
+    (200, 1_000_000, 500, 2_000),  # a platform's day: 500 shards of 2,000 calls, under max_map_length
+    (1, 15, 3, 5),
+])
+def test_shard_size_grows_with_the_day_so_the_shard_count_stays_bounded(shard_size, files, max_shards, expected):
+    assert run.day_shard_size(shard_size, files, max_shards) == expected
+
+
+def test_a_day_never_maps_more_than_max_shards_and_keeps_every_call(settings):
+    plan = run.plan_day(settings.with_(shard_size=1, max_shards=3), DAY, "run-S")
+    files = len(storage.landing_day(settings.landing, DAY).files)  # calls, sidecars and broken files
+    assert 2 <= len(plan["shards"]) <= 3 and plan["shard_size"] == -(-files // 3) > 1
+    ids = [i for url in plan["shards"] for i in layout.read_parquet(url)["call_id"].unique()]
+    assert len(ids) == len(set(ids)) == plan["stats"]["calls_parsed"]
+
+
+def test_a_day_with_more_calls_than_files_suggest_puts_the_rest_in_its_last_shard(settings, monkeypatch, caplog):
+    monkeypatch.setattr(run, "day_shard_size", lambda *_: 1)  # as if every file held many calls
+    plan = run.plan_day(settings.with_(max_shards=3), DAY, "run-M")
+    sizes = [layout.read_parquet(url)["call_id"].nunique() for url in plan["shards"]]
+    assert sizes[:2] == [1, 1] and len(sizes) == 3 and sum(sizes) == plan["stats"]["calls_parsed"]
+    assert "the last shard holds" in caplog.text
+    with pytest.raises(ValueError, match="max_shards"):
+        settings.with_(max_shards=5000)
