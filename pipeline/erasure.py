@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline import ConfigError, review, run
-from pipeline.schemas import SCHEMAS, TABLES
+from pipeline.schemas import TABLES
 from pipeline.scoring.benchmarks import benchmarks_table
 from pipeline.scoring.metrics import scorecards_table
 from pipeline.settings import Settings
@@ -131,7 +131,7 @@ def _rewrite_day(settings: Settings, day: str, call_ids: set[str], run_id: str) 
     if "drift" in frames:
         out["drift"] = frames["drift"]
     for table in TABLES:  # a day published before a table existed gets it empty: every table is staged
-        out.setdefault(table, SCHEMAS[table].empty_table().to_pandas())
+        out.setdefault(table, layout.empty_frame(table))
     for table, frame in out.items():
         layout.write_frame(frame, table, layout.staged_partition_url(wh, run_id, table, day), opts)
     if len(calls):

@@ -350,10 +350,11 @@ def baseline_calls(settings: Settings, day: str, days: int) -> pd.DataFrame:
     """
     from datetime import timedelta
 
+    from pipeline.scoring.drift import INPUT_COLUMNS, REQUIRED_COLUMNS
+
     opts = settings.storage_options
     start = (date.fromisoformat(day) - timedelta(days=days)).isoformat()
-    wanted = ["team", "rep_utterances", "low_confidence_turns", "rep_words",
-              *(f"{label}_turns" for label in ("knowledge_probing", "rapport", "trust_commitment", "other"))]
+    wanted = [*REQUIRED_COLUMNS, *INPUT_COLUMNS]
     frames = []
     for record in commit.committed_records(settings.warehouse, opts):
         url = commit.committed_files(record, "calls")
@@ -383,26 +384,27 @@ def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int 
     urls = [url for url, _ in storage.iter_files(base, opts)]
     utterance_parts = [u for u in urls if u.endswith("/utterances.parquet")]
     calls_parts = [layout.read_parquet(u, opts) for u in urls if u.endswith("/calls.parquet")]
-    calls = pd.concat(calls_parts, ignore_index=True) if calls_parts else _empty("calls")
+    calls = pd.concat(calls_parts, ignore_index=True) if calls_parts else layout.empty_frame("calls")
     if expected_calls is not None and len(calls) != expected_calls:
         raise RuntimeError(f"{expected_calls} calls were ingested but {len(calls)} were classified")
     scoring = load_scoring(settings.scoring)
-    scorecards = scorecards_table(calls, day, run_id, datetime.now(UTC), scoring) if len(calls) else _empty(
+    empty = layout.empty_frame
+    scorecards = scorecards_table(calls, day, run_id, datetime.now(UTC), scoring) if len(calls) else empty(
         "scorecards")
     coaching = _concat([layout.read_parquet(u, opts) for u in urls if u.endswith("/coaching.parquet")])
     review = _concat([layout.read_parquet(u, opts) for u in urls if u.endswith("/review.parquet")])
     model_version = ",".join(sorted(calls["model_version"].unique())) if len(calls) else ""
     insights = {
-        "coaching_moments": select_moments(coaching, scoring.coaching) if len(coaching) else _empty(
+        "coaching_moments": select_moments(coaching, scoring.coaching) if len(coaching) else empty(
             "coaching_moments"),
-        "benchmarks": benchmarks_table(calls, run_id) if len(calls) else _empty("benchmarks"),
+        "benchmarks": benchmarks_table(calls, run_id) if len(calls) else empty("benchmarks"),
         "drift": drift_table(calls, baseline_calls(settings, day, scoring.drift.baseline_days), scoring.drift,
-                             model_version, run_id) if len(calls) else _empty("drift"),
-        "review_queue": select_queue(review, scoring.review) if len(review) else _empty("review_queue"),
+                             model_version, run_id) if len(calls) else empty("drift"),
+        "review_queue": select_queue(review, scoring.review) if len(review) else empty("review_queue"),
     }
     staged = {t: layout.staged_partition_url(settings.warehouse, run_id, t, day) for t in TABLES}
     counts = {"utterances": layout.merge_sorted("utterances", utterance_parts, staged["utterances"], opts)
-              if utterance_parts else layout.write_frame(_empty("utterances"), "utterances",
+              if utterance_parts else layout.write_frame(layout.empty_frame("utterances"), "utterances",
                                                             staged["utterances"], opts)}
     counts["calls"] = layout.write_frame(calls, "calls", staged["calls"], opts)
     counts["scorecards"] = layout.write_frame(scorecards, "scorecards", staged["scorecards"], opts)
@@ -411,12 +413,6 @@ def build_tables(settings: Settings, day: str, run_id: str, expected_calls: int 
     alarms = int((insights["drift"]["status"] == "alarm").sum())  # drift_table logs each one as a warning
     log.info("built %s: %s, %d drift alarm(s)", day, counts, alarms)
     return {"day": day, "run_id": run_id, "rows": counts, "drift_alarms": alarms}
-
-
-def _empty(table: str) -> pd.DataFrame:
-    from pipeline.schemas import SCHEMAS
-
-    return SCHEMAS[table].empty_table().to_pandas()
 
 
 def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
@@ -433,8 +429,7 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
     commit.acquire_lease(settings.warehouse, day, run_id, opts)  # renew: this run still holds the day
     staged = {t: layout.staged_partition_url(settings.warehouse, run_id, t, day) for t in TABLES}
     calls = _with_date(layout.read_parquet(staged["calls"], opts), day)
-    insights = {t: _with_date(layout.read_parquet(staged[t], opts), day) for t in INSIGHT_TABLES
-                if storage.exists(staged[t], opts)}
+    insights = {t: _with_date(layout.read_parquet(staged[t], opts), day) for t in INSIGHT_TABLES}
     cards = _with_date(layout.read_parquet(staged["scorecards"], opts), day)
     batches = layout.rep_batches([staged["utterances"]], opts) or [[]]
     reports = []

@@ -122,12 +122,20 @@ def _label_mix(day: pd.DataFrame, base: pd.DataFrame, cfg: DriftConfig) -> dict:
     return row
 
 
+def _per_turn(metric: str, column: str, test: str, threshold: float, day: pd.DataFrame, base: pd.DataFrame,
+              cfg: DriftConfig) -> tuple[dict, float | None, float | None]:
+    """The row of a per-rep-turn metric (``column`` / rep turns) over the rows that carry ``column``."""
+    day, base = _with(day, column), _with(base, column)
+    row = _row(metric, day, base, cfg)
+    day_value, base_value = _ratio(day, column), _ratio(base, column)
+    row.update(test=test, threshold=threshold, day_value=day_value, baseline_value=base_value)
+    return row, day_value, base_value
+
+
 def _low_confidence(day: pd.DataFrame, base: pd.DataFrame, cfg: DriftConfig) -> dict:
     """Absolute change of the low-confidence share: shares near 0 make a ratio jumpy, a delta is not."""
-    day, base = _with(day, "low_confidence_turns"), _with(base, "low_confidence_turns")
-    row = _row("low_confidence_share", day, base, cfg)
-    day_value, base_value = _ratio(day, "low_confidence_turns"), _ratio(base, "low_confidence_turns")
-    row.update(test="abs_delta", threshold=cfg.low_confidence_delta, day_value=day_value, baseline_value=base_value)
+    row, day_value, base_value = _per_turn("low_confidence_share", "low_confidence_turns", "abs_delta",
+                                           cfg.low_confidence_delta, day, base, cfg)
     if day_value is None or base_value is None:
         return row
     delta = abs(day_value - base_value)
@@ -146,10 +154,7 @@ def _rep_words(day: pd.DataFrame, base: pd.DataFrame, cfg: DriftConfig) -> dict:
     ``statistic`` is day / baseline; a baseline mean of 0 (no words at all) gives infinity when the
     day has words and 1 when it has none.
     """
-    day, base = _with(day, "rep_words"), _with(base, "rep_words")
-    row = _row("mean_rep_words", day, base, cfg)
-    day_value, base_value = _ratio(day, "rep_words"), _ratio(base, "rep_words")
-    row.update(test="ratio", threshold=cfg.words_ratio, day_value=day_value, baseline_value=base_value)
+    row, day_value, base_value = _per_turn("mean_rep_words", "rep_words", "ratio", cfg.words_ratio, day, base, cfg)
     if day_value is None or base_value is None:
         return row
     ratio = day_value / base_value if base_value else (np.inf if day_value else 1.0)

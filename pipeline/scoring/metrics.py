@@ -241,14 +241,20 @@ class ReviewConfig:
 _NESTED = {"evidence": EvidenceConfig, "coaching": CoachingConfig, "drift": DriftConfig, "review": ReviewConfig}
 
 
+def _check_fields(cls: type, data: object, name: str | None = None) -> None:
+    """``data`` is a JSON object holding only ``cls``'s fields; the error names the section (``name``)."""
+    where = f"{name}: " if name else ""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}must be a JSON object of {cls.__name__} fields, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"{where}unknown fields {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+
+
 def _nested(cls: type, data: object, name: str):
     if isinstance(data, cls):
         return data
-    if not isinstance(data, dict):
-        raise ValueError(f"{name} must be a JSON object of {cls.__name__} fields, got {type(data).__name__}")
-    unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-    if unknown:
-        raise ValueError(f"{name}: unknown fields {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+    _check_fields(cls, data, name)
     for key, value in data.items():
         default = cls.__dataclass_fields__[key].default
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -295,11 +301,7 @@ class ScoringConfig:
     @classmethod
     def from_dict(cls, data: object) -> ScoringConfig:
         """Build from a parsed JSON object; unknown keys and bad values are ValueErrors that say which."""
-        if not isinstance(data, dict):
-            raise ValueError(f"must be a JSON object of ScoringConfig fields, got {type(data).__name__}")
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown fields {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        _check_fields(cls, data)
         data = {**data, "tiers": tuple(data["tiers"])} if "tiers" in data else data
         data = {**data, **{k: _nested(c, data[k], k) for k, c in _NESTED.items() if k in data}}
         return cls(**data)

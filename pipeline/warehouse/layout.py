@@ -98,6 +98,11 @@ def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
     return pa.Table.from_pandas(ordered[schema.names], schema=schema, preserve_index=False)
 
 
+def empty_frame(table: str) -> pd.DataFrame:
+    """A frame with the table's columns and types and no rows (an empty day, a table an old day lacks)."""
+    return SCHEMAS[table].empty_table().to_pandas()
+
+
 def parquet_bytes(table: pa.Table) -> bytes:
     """zstd, dictionary-encoded strings, bounded row groups."""
     buf = io.BytesIO()

@@ -113,10 +113,6 @@ class ValidationReport:
         lines += [f.describe() for f in self.failures]
         return "\n".join(lines)
 
-    def warning_summary(self) -> str:
-        """One line per failed warning-level expectation ('' when none failed)."""
-        return "\n".join(f.describe() for f in self.warnings)
-
     def to_json(self) -> dict:
         """Everything, JSON-serialisable, for storing beside the quarantined tables."""
         return _plain({"success": self.success, "statistics": self.statistics,
@@ -179,7 +175,8 @@ def validate_tables(tables: dict[str, pd.DataFrame], docs_dir: str | Path | None
     """Validate one day's tables against their suites; never raises on a failed validation.
 
     The core tables are checked together (their cross-table rules need all three); the small
-    derived tables (``INSIGHT_TABLES``) are checked on their own, once a day. Expectations of
+    derived tables (``INSIGHT_TABLES``) need no other table (``run.validate_day`` passes them whole
+    with its last batch of reps). Expectations of
     severity ``warning`` (the drift suite's alarm rule) land in ``report.warnings`` and never
     make the report fail: a drift alarm warns, it does not block publishing.
 
