@@ -19,8 +19,13 @@ export HF_HUB_OFFLINE := 1
 export CALLSCORE_LANDING ?= $(LANDING)
 export CALLSCORE_WAREHOUSE ?= $(WAREHOUSE)
 export CALLSCORE_ROSTER ?= $(ROSTER)
+export CALLSCORE_MODEL ?= $(CURDIR)/$(MODEL)
+# defaults (var/, models/artifacts/) follow CALLSCORE_HOME, else the cwd: pin them to the checkout for every process
+# make starts, Airflow's task processes included, whatever their cwd (pipeline/paths.py)
+export CALLSCORE_HOME ?= $(CURDIR)
 
-.PHONY: run test test-all deps venv model sample lint clean airflow airflow-stop airflow-db demo-pull browser assets
+.PHONY: run test test-all deps venv model sample lint clean airflow airflow-stop airflow-db demo-pull browser assets \
+	wheel-check
 
 ## run: set up, train the model on first use, run the nightly DAG through Airflow for each sample day, summarise
 run: venv assets model sample airflow-db
@@ -79,15 +84,37 @@ airflow-stop:
 	else rm -f $(AIRFLOW_PID); echo "Airflow is not running"; fi
 
 ## test: the quick tier, before every commit: ruff, then every test except the slow, distributed and quality
-## ones, on a small stand-in model trained once (about a minute; var/test-model/); no system services needed
+## ones, on a small stand-in model trained once (about a minute; var/test-model/), one pytest worker per core
+## (pytest-xdist); no system services needed
 test: venv assets browser
 	$(BIN)/ruff check pipeline dags tests scripts docker
-	CALLSCORE_TEST_MODEL=tiny $(BIN)/python -m pytest -q -m "not slow and not distributed and not quality"
+	CALLSCORE_TEST_MODEL=tiny $(BIN)/python -m pytest -q -n auto --dist load \
+	  -m "not slow and not distributed and not quality"
 
 ## test-all: what CI runs: system services (make deps), the promoted model (make model), every test tier
-test-all: venv deps model assets browser
+test-all: venv deps model assets browser wheel-check
 	$(BIN)/ruff check pipeline dags tests scripts docker
 	$(BIN)/python -m pytest -q
+
+## wheel-check: build the wheel, install it into a fresh venv (var/wheel/venv) and run one sample day from an empty
+## folder on the defaults relative to it (only the model comes from the checkout); fails if anything resolves or is
+## read from the checkout instead of the installed package (scripts/packaging/wheel_check.py)
+WHEEL := $(CURDIR)/var/wheel
+WHEEL_DAY := 2026-11-23
+WHEEL_ENV := env -u CALLSCORE_HOME -u CALLSCORE_LANDING -u CALLSCORE_WAREHOUSE -u CALLSCORE_ROSTER \
+	-u CALLSCORE_ASSETS_DIR -u PYTHONPATH CALLSCORE_MODEL=$(CURDIR)/$(MODEL) PATH=$(WHEEL)/venv/bin:$$PATH
+wheel-check: venv model
+	@rm -rf $(WHEEL) && mkdir -p $(WHEEL)/src $(WHEEL)/run
+	@tar -c --exclude=__pycache__ --exclude='*.egg-info' pyproject.toml README.md pipeline expectations models/corpus \
+	  | tar -x -C $(WHEEL)/src
+	@$(BIN)/pip wheel -q --no-deps -w $(WHEEL)/dist $(WHEEL)/src
+	@$(PYTHON) -m venv $(WHEEL)/venv
+	@$(WHEEL)/venv/bin/pip install -q --upgrade "pip>=25"
+	@$(WHEEL)/venv/bin/pip install -q -c constraints.txt $(WHEEL)/dist/callscore-*.whl
+	@cd $(WHEEL)/run && $(WHEEL_ENV) $(WHEEL)/venv/bin/python $(CURDIR)/scripts/packaging/wheel_check.py \
+	  --checkout $(CURDIR) --day $(WHEEL_DAY) --log $(WHEEL)/day.log
+	@if [ -f ../shared/checks/contract.py ]; then \
+	  cd $(WHEEL)/run && $(WHEEL_ENV) $(WHEEL)/venv/bin/python $(CURDIR)/../shared/checks/contract.py var/warehouse; fi
 
 ## deps: the system services the distributed tier needs (PostgreSQL, Redis) from Debian packages, when missing
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

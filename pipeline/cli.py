@@ -43,9 +43,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from pipeline.devtools import sample
 
     summary = sample.write_sample(args.out, [date.fromisoformat(d) for d in _dates(args.dates)], args.calls_per_day,
-                                  seed=args.seed, bad_files_per_day=args.bad_files)
+                                  seed=args.seed, bad_files_per_day=args.bad_files, calls_per_rep=args.calls_per_rep)
     if args.roster:
-        sample.write_roster(args.roster)
+        sample.write_roster(args.roster, sample.rep_pool(args.calls_per_day, args.calls_per_rep))
     print(json.dumps(summary.__dict__ if hasattr(summary, "__dict__") else summary, default=str, indent=2))
     return 0
 
@@ -233,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calls-per-day", dest="calls_per_day", type=int, default=20)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--bad-files", dest="bad_files", type=int, default=0, help="malformed files per day (demo)")
+    p.add_argument("--calls-per-rep", dest="calls_per_rep", type=int, default=None,
+                   help="spread each day over enough reps for about this many calls each (default: the 8 sample reps)")
     p.add_argument("--roster", help="also write the sample reps' roster CSV here")
     p.set_defaults(func=cmd_sample)
 

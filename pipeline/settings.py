@@ -2,8 +2,10 @@
 
 Values come, in increasing priority, from the defaults below, ``CALLSCORE_*``
 environment variables, and explicit overrides (CLI flags or DAG params). The
-defaults run the whole pipeline inside the repository on the bundled sample, so a
-newcomer needs no configuration at all.
+default landing zone, warehouse and model live under ``$CALLSCORE_HOME`` or else the
+current directory (``pipeline.paths.home``), resolved when settings are built, so
+``make run`` in a checkout needs no configuration at all and an installed wheel never
+writes into ``site-packages``.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline import AUTO, PRECISIONS, SOURCES, ConfigError
-from pipeline.paths import ARTIFACTS_DIR, DEFAULT_VAR
+from pipeline import AUTO, PRECISIONS, SOURCES, ConfigError, paths
 
 
 def parse_day(value: str | date) -> str:
@@ -36,6 +38,17 @@ def parse_day(value: str | date) -> str:
         raise ConfigError(f"day {text} is YYYY-MM-DD but not a calendar date ({exc})") from exc
 
 
+def default_locations(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The default ``landing``, ``warehouse`` and ``model`` under :func:`pipeline.paths.home` for ``env``.
+
+    Computed on each call rather than at import: the home is ``$CALLSCORE_HOME`` or the working
+    directory of the process building the settings, which an import-time value would freeze.
+    """
+    var = paths.var_dir(env)
+    return {"landing": str(var / "landing"), "warehouse": str(var / "warehouse"),
+            "model": str(paths.artifacts_dir(env) / "current")}
+
+
 def _convert(name: str, kind: str, raw: str) -> Any:
     try:
         return int(raw) if kind == "int" else float(raw) if kind == "float" else raw
@@ -48,9 +61,11 @@ class Settings:
     """Where data lives and how hard the pipeline may work.
 
     Attributes:
-        landing: URL of the landing zone; one ``YYYY-MM-DD/`` folder per day.
-        warehouse: URL of the Parquet warehouse (tables, staging, quarantine).
-        model: folder of the classifier used for nightly runs.
+        landing: URL of the landing zone; one ``YYYY-MM-DD/`` folder per day. Default
+            ``<home>/var/landing`` (:func:`default_locations`).
+        warehouse: URL of the Parquet warehouse (tables, staging, quarantine). Default
+            ``<home>/var/warehouse``.
+        model: folder of the classifier used for nightly runs. Default ``<home>/models/artifacts/current``.
         roster: optional CSV ``rep_id,name,email,team,manager``; empty means none.
         shard_size: calls per classification shard (one mapped Airflow task each); a large day gets
             larger shards so that it never maps more than ``max_shards`` tasks.
@@ -91,9 +106,9 @@ class Settings:
             arrived late, and re-scores a day whose calls changed.
     """
 
-    landing: str = str(DEFAULT_VAR / "landing")
-    warehouse: str = str(DEFAULT_VAR / "warehouse")
-    model: str = str(ARTIFACTS_DIR / "current")
+    landing: str = field(default_factory=lambda: default_locations()["landing"])
+    warehouse: str = field(default_factory=lambda: default_locations()["warehouse"])
+    model: str = field(default_factory=lambda: default_locations()["model"])
     roster: str = ""
     shard_size: int = 200
     max_shards: int = 500
@@ -172,10 +187,11 @@ class Settings:
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``CALLSCORE_<FIELD>`` variables, then explicit overrides.
 
-        ``None`` overrides are ignored so CLI flags that were not given fall through.
+        ``None`` overrides are ignored so CLI flags that were not given fall through. The default
+        locations follow ``CALLSCORE_HOME`` in ``env`` too, not the process environment.
         """
         env = os.environ if env is None else env
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(default_locations(env))
         for f in fields(cls):
             raw = env.get(f"CALLSCORE_{f.name.upper()}")
             if raw is not None and raw != "":

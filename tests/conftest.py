@@ -53,7 +53,7 @@ def model_dir() -> Path:
         TINY_MODEL.parent.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(str(TINY_MODEL.parent / ".lock")):  # one trainer when tests run in parallel
             return ensure_model(TINY_MODEL, TrainConfig(limit=300, epochs=1)).resolve()
-    return ensure_model().resolve()
+    return ensure_model(REPO / "models" / "artifacts" / "current").resolve()
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,8 @@ from pipeline.model import corpus
 
 log = logging.getLogger(__name__)
 
+CALLS_PER_REP = 8  # a rep's calls in a day: real teams, not eight reps with a thousand calls each
+
 
 def _table(rows: list[dict], columns: list[str]) -> str:
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
@@ -131,7 +133,7 @@ def bench_end_to_end(model_dir: str, sizes: tuple[int, ...] = (500, 2000), workd
         for i, size in enumerate(sizes):
             day = date(2026, 10, 1 + i)
             landing, warehouse = Path(tmp) / f"landing-{size}", Path(tmp) / f"warehouse-{size}"
-            sample.write_sample(str(landing), [day], size, seed=seed)
+            sample.write_sample(str(landing), [day], size, seed=seed, calls_per_rep=CALLS_PER_REP)
             result = _run_day_subprocess(str(landing), str(warehouse), day.isoformat(), model_dir,
                                          {"CALLSCORE_PRECISION": precision,
                                           "CALLSCORE_DATA_DOCS": str(Path(tmp) / "docs")})

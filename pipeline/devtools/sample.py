@@ -207,6 +207,44 @@ REPS: tuple[SampleRep, ...] = (
 )
 
 _REP_NAMES = frozenset(r.name for r in REPS)
+REP_NAMES_FIRST = ("Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Harper", "Jules", "Kendall", "Logan",
+                   "Morgan", "Noor", "Parker", "Quinn", "Reese", "Rowan", "Sasha", "Taylor", "Wren", "Yara")
+REP_NAMES_LAST = ("Abbott", "Barros", "Castillo", "Dubois", "Eriksen", "Fischer", "Gallo", "Horvat", "Iwata",
+                  "Jensen", "Kowalski", "Lindqvist", "Moreau", "Novak", "Okoye", "Petrov", "Rossi", "Silva",
+                  "Tanaka", "Varga")
+
+
+def rep_pool(calls_per_day: int, calls_per_rep: int | None = None) -> tuple[SampleRep, ...]:
+    """The reps a day's calls are spread over: the eight named reps, plus as many more as it takes for
+    no rep to hold more than about ``calls_per_rep`` calls (None: the eight alone, the demo's team).
+
+    Benchmarks at thousands of calls a day need this: eight reps with a thousand calls each is no
+    real team, and a rep-day is the unit the validation gate holds in memory (``run.validate_day``).
+    """
+    if calls_per_rep is None:
+        return REPS
+    if calls_per_rep < 1:
+        raise ValueError(f"calls_per_rep must be >= 1, got {calls_per_rep}")
+    extra = max(0, -(-calls_per_day // calls_per_rep) - len(REPS))
+    if extra > len(REP_NAMES_FIRST) * len(REP_NAMES_LAST) * 10:
+        raise ValueError(f"{calls_per_day} calls at {calls_per_rep} a rep need more reps than the name banks make")
+    reps = list(REPS)
+    styles = [r.style for r in REPS]
+    for k in range(extra):
+        first = REP_NAMES_FIRST[k % len(REP_NAMES_FIRST)]
+        last = REP_NAMES_LAST[(k // len(REP_NAMES_FIRST)) % len(REP_NAMES_LAST)]
+        suffix = k // (len(REP_NAMES_FIRST) * len(REP_NAMES_LAST))  # beyond 400 extra reps, numbered namesakes
+        name = f"{first} {last}" + (f" {suffix + 1}" if suffix else "")
+        team = ("Enterprise", "Mid-Market", "Commercial")[k % 3]
+        reps.append(SampleRep(f"rep_{len(REPS) + k + 1:05d}", name, f"{_ascii(first)}.{_ascii(last)}{suffix or ''}"
+                              "@seller.io", team, "Team Lead", styles[k % len(styles)],
+                              _gong_user_id(f"{_ascii(first)}.{_ascii(last)}{suffix or ''}@seller.io")))
+    return tuple(reps)
+
+
+def _gong_user_id(email: str) -> str:
+    """A 19-digit Gong user id for a generated rep, derived from the email so every writer agrees on it."""
+    return f"{zlib.crc32(email.encode()) % 10**9:09d}{zlib.crc32(email[::-1].encode()) % 10**10:010d}"
 
 # Sales engineers who sometimes join a call: (name, email, Gong user id).
 COLLEAGUES = (("Nadia Haddad", "nadia@seller.io", "9023847561029384756"),
@@ -417,10 +455,11 @@ def _contact_details(rng: random.Random, email: str) -> str:
     ))
 
 
-def _make_call(rng: random.Random, call_id: str, day: date, fmt: str, long_call: bool = False) -> dict:
+def _make_call(rng: random.Random, call_id: str, day: date, fmt: str, long_call: bool = False,
+               reps: Sequence[SampleRep] = REPS) -> dict:
     """One canonical call. ``fmt`` only matters for namesakes: a VTT names speakers by display name
     alone, so a customer who shares the rep's name would make that file unreadable."""
-    rep = rng.choice(REPS)
+    rep = rng.choice(reps)
     style = STYLES[rep.style]
     industry = rng.choice(INDUSTRIES)
     company, domain = rng.choice(industry.companies)
@@ -498,7 +537,7 @@ def _day_seed(seed: int, day: date, purpose: str = "calls") -> int:
     return zlib.crc32(f"{seed}:{day.isoformat()}:{purpose}".encode())
 
 
-def _plan_day(day: date, n: int, seed: int) -> list[tuple[str, dict]]:
+def _plan_day(day: date, n: int, seed: int, calls_per_rep: int | None = None) -> list[tuple[str, dict]]:
     """The day's calls, each with the format it will be written in (decided first: ids depend on it)."""
     if n < 0:
         raise ValueError(f"the number of calls must be >= 0, got {n}")
@@ -509,10 +548,11 @@ def _plan_day(day: date, n: int, seed: int) -> list[tuple[str, dict]]:
     lengths = [True] * round(n * LONG_SHARE) + [False] * (n - round(n * LONG_SHARE))  # a fixed share is long
     rng.shuffle(lengths)
     plan = []
+    reps = rep_pool(n, calls_per_rep)
     for i, (fmt, long_call) in enumerate(zip(formats, lengths, strict=True), start=1):
         call_id = (_gong_id(rng, day, i, "7") if fmt == "gong"
                    else f"c-{day:%Y%m%d}-{i:05d}-{rng.getrandbits(24):06x}")
-        plan.append((fmt, _make_call(rng, call_id, day, fmt, long_call)))
+        plan.append((fmt, _make_call(rng, call_id, day, fmt, long_call, reps)))
     return plan
 
 
@@ -657,6 +697,7 @@ def _topic(i: int, n: int, text: str) -> str:
 def _gong_call(call: Mapping, rng: random.Random) -> tuple[dict, dict]:
     """One call as Gong's ``calls`` entry and ``callTranscripts`` entry; times in milliseconds."""
     gong_users = {r.email: r.gong_user_id for r in REPS} | {email: uid for _, email, uid in COLLEAGUES}
+    rep_user = gong_users.get(call["rep"]["email"]) or _gong_user_id(call["rep"]["email"])
     parties, speaker_ids = [], {}
     for p in call["participants"]:
         sid = str(rng.randrange(10**18, 10**19))
@@ -666,11 +707,11 @@ def _gong_call(call: Mapping, rng: random.Random) -> tuple[dict, dict]:
                  "speakerId": sid, "affiliation": "External" if p["role"] == "customer" else "Internal",
                  "methods": ["Invitee"]}
         if p["role"] != "customer":
-            party["userId"] = gong_users[p["email"]]
+            party["userId"] = gong_users.get(p["email"]) or _gong_user_id(p["email"])
         parties.append(party)
     meta = {"id": call["call_id"], "url": f"https://app.gong.io/call?id={call['call_id']}", "title": call["title"],
             "scheduled": call["started_at"][:14] + "00:00Z", "started": call["started_at"],
-            "duration": round(call["duration_s"]), "primaryUserId": gong_users[call["rep"]["email"]],
+            "duration": round(call["duration_s"]), "primaryUserId": rep_user,
             "direction": "Conference", "system": rng.choice(("Zoom", "Google Meet", "Microsoft Teams")),
             "scope": "External", "media": "Video", "language": "eng"}
     monologues = []
@@ -783,13 +824,14 @@ def _write_bad(w: _Writer, day: date, seed: int, count: int, first_kind: int) ->
 
 
 def write_sample(out_url: str, dates: Sequence[date], calls_per_day: int, seed: int = 7,
-                 bad_files_per_day: int = 0) -> SampleSummary:
+                 bad_files_per_day: int = 0, calls_per_rep: int | None = None) -> SampleSummary:
     """Write synthetic calls into a landing zone, one ``<out>/YYYY-MM-DD/`` folder per day.
 
     Canonical JSON goes to ``crm/``, WebVTT plus sidecar to ``zoom|teams|meet/<rep>/`` and Gong
     exports to ``gong/export-NNN.json``. Bad files (``bad-<kind>-NN``) are added only when
     ``bad_files_per_day`` > 0, so a clean sample never trips quarantine by accident; their kinds
     continue the cycle from one day to the next, so a short demo still shows several kinds.
+    ``calls_per_rep`` spreads a large day over more reps (``rep_pool``); None keeps the eight.
 
     Raises:
         ValueError: no dates, repeated dates (call ids would repeat) or negative counts.
@@ -806,7 +848,7 @@ def write_sample(out_url: str, dates: Sequence[date], calls_per_day: int, seed: 
         w = _Writer(fs, posixpath.join(root.rstrip("/"), day.isoformat()))
         rng = random.Random(_day_seed(seed, day, "render"))
         gong: list[dict] = []
-        for fmt, call in _plan_day(day, calls_per_day, seed):
+        for fmt, call in _plan_day(day, calls_per_day, seed, calls_per_rep):
             if fmt == "canonical":
                 w.put(f"crm/{call['call_id']}.json", _json_bytes(call), "canonical")
             elif fmt == "vtt":
@@ -829,14 +871,14 @@ def write_sample(out_url: str, dates: Sequence[date], calls_per_day: int, seed: 
                          bad_files=sum(d["bad"] for d in days.values()))
 
 
-def write_roster(url: str) -> None:
+def write_roster(url: str, reps: Sequence[SampleRep] = REPS) -> None:
     """Write the sample reps' roster (``rep_id,name,email,team,manager``), which attributes Gong calls
     (matched by email) and adds managers to the scorecards."""
     fs, path = fsspec.core.url_to_fs(url)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(("rep_id", "name", "email", "team", "manager"))
-    writer.writerows((r.rep_id, r.name, r.email, r.team, r.manager) for r in REPS)
+    writer.writerows((r.rep_id, r.name, r.email, r.team, r.manager) for r in reps)
     parent = posixpath.dirname(path)
     if parent:
         fs.makedirs(parent, exist_ok=True)

@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import LABELS, PRECEDENCE
-from pipeline.paths import CORPUS_DIR
+from pipeline import LABELS, PRECEDENCE, paths
+
+CORPUS_DIR: Path = paths.corpus_dir()
+"""The corpus as installed (``models/corpus/`` in the checkout, ``pipeline/_corpus`` from a wheel)."""
 
 TRAIN_GLOB = "train/*.jsonl"
 TEST_CONVERSATIONS = "test/conversations.jsonl"

@@ -26,10 +26,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline import LABELS
+from pipeline import LABELS, paths
 from pipeline.model import corpus, evaluate, integrity, modeling
 from pipeline.model.classify import infer
-from pipeline.paths import ARTIFACTS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +157,9 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
     ``reviewed`` (``pipeline.review.reviewed_examples``: turns people labelled from the review queue) is
     added to the training split only, after the dev split is drawn, so it never enters dev, test or the
     promotion guard's validation turns; a reviewed text equal to one of those is left out. It is part of
-    the model version, and ``metrics.json`` records how many reviewed turns were used.
+    the model version, and ``metrics.json`` records how many reviewed turns were used. ``out_dir`` defaults
+    to ``<home>/models/artifacts/<version>`` (``pipeline.paths.artifacts_dir``: ``$CALLSCORE_HOME`` or the
+    working directory, never the installed package).
     """
     started = time.perf_counter()
     files = corpus.train_files(corpus_dir)
@@ -180,7 +181,7 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, corpus_dir: Path 
              corpus.distribution(turns))
     model, tokenizer, history = fit(cfg, corpus.augment(train_df, cfg.asr_augment, cfg.seed, cfg.mixed_augment),
                                     dev_df)
-    out = Path(out_dir) if out_dir else ARTIFACTS_DIR / version
+    out = Path(out_dir) if out_dir else paths.artifacts_dir() / version
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.model_max_length = cfg.max_length  # so pipeline(..., truncation=True) reads what we read
@@ -338,8 +339,16 @@ def measure(out: Path, sets: dict[str, pd.DataFrame], train_df: pd.DataFrame) ->
     return result
 
 
-def promote(model_dir: Path, link: Path = ARTIFACTS_DIR / "current") -> None:
-    """Point ``current`` at ``model_dir`` atomically (a symlink swapped with os.replace)."""
+def _current_link(link: Path | None) -> Path:
+    """``link``, else ``<home>/models/artifacts/current``, resolved now: the home follows the caller's
+    ``CALLSCORE_HOME`` or working directory, which a default bound at import would freeze."""
+    return link if link is not None else paths.artifacts_dir() / "current"
+
+
+def promote(model_dir: Path, link: Path | None = None) -> None:
+    """Point ``current`` (default ``<home>/models/artifacts/current``) at ``model_dir`` atomically
+    (a symlink swapped with os.replace)."""
+    link = _current_link(link)
     link.parent.mkdir(parents=True, exist_ok=True)
     tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
     if tmp.is_symlink() or tmp.exists():
@@ -348,13 +357,15 @@ def promote(model_dir: Path, link: Path = ARTIFACTS_DIR / "current") -> None:
     os.replace(tmp, link)
 
 
-def ensure_model(link: Path = ARTIFACTS_DIR / "current", cfg: TrainConfig | None = None) -> Path:
+def ensure_model(link: Path | None = None, cfg: TrainConfig | None = None) -> Path:
     """Return the current model, training and promoting the default one on first use.
 
     A current folder that fails its checksums (trained before folders were sealed, or changed
     since) is replaced the same way, so `make model` is always the way out of that refusal. The new
-    folder goes beside ``link`` (``<link's folder>/<version>``).
+    folder goes beside ``link`` (``<link's folder>/<version>``); ``link`` defaults to
+    ``<home>/models/artifacts/current``.
     """
+    link = _current_link(link)
     if (link / modeling.META_FILE).is_file():
         try:
             integrity.verify(link)
@@ -368,7 +379,7 @@ def ensure_model(link: Path = ARTIFACTS_DIR / "current", cfg: TrainConfig | None
     return link
 
 
-def promote_if_better(candidate: Path, link: Path = ARTIFACTS_DIR / "current",
+def promote_if_better(candidate: Path, link: Path | None = None,
                       validation: pd.DataFrame | None = None) -> dict:
     """Promote ``candidate`` unless it scores lower than the current model on the validation split.
 
@@ -381,10 +392,11 @@ def promote_if_better(candidate: Path, link: Path = ARTIFACTS_DIR / "current",
     Nothing the candidate says about itself decides: its checksums are verified, its macro-F1 is
     measured here, and the served precision its ``metrics.json`` allows is checked again on these
     turns against fp32 (within ``QUALITY_BOUND``), so a folder whose recorded metrics overstate it
-    is refused.
+    is refused. ``link`` defaults to ``<home>/models/artifacts/current``.
     """
     from pipeline.model.classify import QUALITY_BOUND
 
+    link = _current_link(link)
     validation = corpus.validation_split() if validation is None else validation
     new = evaluate.evaluate_model(candidate, validation, precision="auto")
     fp32 = new if new["precision"] == "fp32" else evaluate.evaluate_model(candidate, validation, precision="fp32")

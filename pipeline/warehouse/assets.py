@@ -32,7 +32,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.paths import DEFAULT_VAR
+from pipeline import paths
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,13 @@ class AssetsMissingError(FileNotFoundError):
 
 
 def cache_dir() -> Path:
-    """Where ``fetch`` stores the assets: ``$CALLSCORE_ASSETS_DIR``, else ``var/assets`` in the checkout."""
-    return Path(os.environ.get("CALLSCORE_ASSETS_DIR") or DEFAULT_VAR / "assets")
+    """Where ``fetch`` stores the assets: ``$CALLSCORE_ASSETS_DIR``, else ``<home>/var/assets``.
+
+    ``<home>`` is ``$CALLSCORE_HOME`` or the working directory (:func:`pipeline.paths.home`), so
+    ``make assets`` in a checkout fills ``var/assets`` there and an installed wheel never writes
+    into ``site-packages``.
+    """
+    return Path(os.environ.get("CALLSCORE_ASSETS_DIR") or paths.var_dir() / "assets")
 
 
 def _sha256(data: bytes) -> str:

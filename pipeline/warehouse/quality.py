@@ -1,7 +1,8 @@
 """The quality gate: Great Expectations suites over one day's three tables, run before publishing.
 
 The suites live as JSON in ``expectations/<table>.json`` (one per table), so a reviewer reads the
-rules without reading code and ``gx.ExpectationSuite(**json.load(f))`` loads them as they are.
+rules without reading code and ``gx.ExpectationSuite(**json.load(f))`` loads them as they are. They
+ship in the package as ``pipeline._suites`` and are read through ``pipeline.paths.suites()``.
 Rules that span several columns or tables (shares summing to 1, a scorecard's ``calls`` matching the
 calls table, ...) are checked on ``_``-prefixed derived columns that :func:`with_derived_columns`
 adds to copies of the frames just before validation; each expectation's ``meta.derived_column``
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pipeline.paths import SUITES_DIR
+from pipeline import paths
 from pipeline.schemas import CORE_TABLES, PROB_COLUMNS, SHARE_COLUMNS, TABLES
 from pipeline.warehouse import datadocs
 
@@ -130,12 +131,21 @@ class ValidationError(RuntimeError):
 
 
 def load_suite(table: str) -> gx.ExpectationSuite:
-    """The table's expectation suite from ``expectations/<table>.json``."""
+    """The table's expectation suite from ``expectations/<table>.json`` (installed as ``pipeline._suites``).
+
+    Raises:
+        ValueError: ``table`` is not one of ``TABLES``.
+        FileNotFoundError: a known table's suite is absent: the installation is incomplete (a wheel
+            built without its package data), which must stop the gate rather than skip the table.
+    """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; expected one of {TABLES}")
     gx = _import_gx()
-    with (SUITES_DIR / f"{table}.json").open(encoding="utf-8") as fh:
-        return gx.ExpectationSuite(**json.load(fh))
+    source = paths.suites().joinpath(f"{table}.json")
+    if not source.is_file():
+        raise FileNotFoundError(f"no expectation suite for table {table!r} at {source} "
+                                f"({paths.SUITES_PACKAGE}): the callscore installation is incomplete")
+    return gx.ExpectationSuite(**json.loads(source.read_text(encoding="utf-8")))
 
 
 def with_derived_columns(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

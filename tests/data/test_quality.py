@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from pipeline import LABELS
-from pipeline.paths import SUITES_DIR
+from pipeline.paths import suites
 from pipeline.schemas import SCHEMAS, TABLES
 from pipeline.scoring.metrics import attach_labels, calls_table, scorecards_table, turns_frame
 from pipeline.transcripts.model import Call, Participant, Rep, Utterance
@@ -277,7 +277,7 @@ def test_missing_table_is_a_caller_error(day):
 def test_suites_load_and_cover_the_schema(table, day):
     import great_expectations as gx
 
-    with (SUITES_DIR / f"{table}.json").open() as fh:
+    with (suites() / f"{table}.json").open() as fh:
         suite = gx.ExpectationSuite(**json.load(fh))
     assert suite.name == table
     configs = [e.configuration for e in suite.expectations]

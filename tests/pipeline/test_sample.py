@@ -6,6 +6,7 @@ import csv
 import itertools
 import json
 import random
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -260,3 +261,34 @@ def test_negative_counts_are_refused_by_the_helpers():
         sample.generate_calls(DAYS[0], -1, seed=1)
     with pytest.raises(ValueError):
         sample.sample_rep_turns(-5)
+
+
+def test_rep_pool_spreads_a_large_day_over_realistic_rep_days(tmp_path):
+    """Benchmarks at thousands of calls need teams, not eight reps with a thousand calls each."""
+    assert sample.rep_pool(5000) == sample.REPS  # the demo's eight by default
+    reps = sample.rep_pool(1000, calls_per_rep=8)
+    assert len(reps) == 125
+    assert len({r.rep_id for r in reps}) == len({r.email for r in reps}) == len({r.gong_user_id for r in reps}) == 125
+    calls = sample.generate_calls(DAYS[0], 0, seed=1)
+    assert calls == []
+    summary = sample.write_sample(str(tmp_path), DAYS[:1], calls_per_day=200, seed=4, calls_per_rep=8)
+    assert summary.calls == 200
+    per_rep = Counter(c["rep"]["id"] for fmt, c in sample._plan_day(DAYS[0], 200, 4, calls_per_rep=8))
+    assert len(per_rep) > 8 and max(per_rep.values()) < 30
+    # every call of the generated reps reads back, Gong exports included (attributed by the rep's user id)
+    from pipeline.transcripts.ingest import iter_day
+    from pipeline.warehouse import storage
+
+    day = storage.landing_day(str(tmp_path), DAYS[0].isoformat())
+    items = list(iter_day(day, max_file_bytes=10**8, max_turn_words=3000))
+    # long calls' crosstalk makes a few VTT cues run backwards, which ingestion quarantines (as in the 8-rep sample)
+    assert {i.quarantined.kind for i in items if i.call is None} <= {"bad_timestamps"}
+    assert len(items) == 200
+    read = [i.call for i in items if i.call is not None]
+    assert len(read) > 180 and any(c.call_id.startswith("7") for c in read)  # Gong exports among them
+    assert len({c.rep.email for c in read}) > 8
+
+
+def test_rep_pool_rejects_a_nonsense_rep_load():
+    with pytest.raises(ValueError, match="calls_per_rep must be >= 1"):
+        sample.rep_pool(100, calls_per_rep=0)

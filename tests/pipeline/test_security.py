@@ -71,8 +71,14 @@ def test_hostile_s3_keys_are_quarantined_and_never_written(s3_endpoint, settings
     assert all(p.resolve().is_relative_to(Path(settings.warehouse).resolve()) for p in written)
 
 
-@pytest.fixture
-def published(settings) -> str:
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, sample_landing, model_dir) -> str:
+    """One published day shared by the SQL tests, which only read it (one run instead of one per query)."""
+    from pipeline.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("published")
+    settings = Settings(landing=str(sample_landing), warehouse=str(tmp / "warehouse"), model=str(model_dir),
+                        roster=str(sample_landing / "roster.csv"), shard_size=3, data_docs=str(tmp / "docs"))
     run.run_day(settings, DAY)
     return settings.warehouse
 
