@@ -269,6 +269,9 @@ class Cluster:
             "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_KEY, "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ENDPOINT_URL": self.s3_url,
             "CALLSCORE_STORAGE_OPTIONS": self.storage_options,
+            # the model and the asset cache default to the checkout's, as in the image (CALLSCORE_HOME there):
+            # every process here runs in the cluster's own folder, and defaults follow the cwd otherwise
+            "CALLSCORE_HOME": str(REPO),
             "CALLSCORE_LANDING": self.s3("landing"),
             "CALLSCORE_WAREHOUSE": self.s3("warehouse"),
             "CALLSCORE_DATA_DOCS": str(self.root / "data_docs"),
