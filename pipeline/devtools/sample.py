@@ -236,9 +236,9 @@ def rep_pool(calls_per_day: int, calls_per_rep: int | None = None) -> tuple[Samp
         suffix = k // (len(REP_NAMES_FIRST) * len(REP_NAMES_LAST))  # beyond 400 extra reps, numbered namesakes
         name = f"{first} {last}" + (f" {suffix + 1}" if suffix else "")
         team = ("Enterprise", "Mid-Market", "Commercial")[k % 3]
-        reps.append(SampleRep(f"rep_{len(REPS) + k + 1:05d}", name, f"{_ascii(first)}.{_ascii(last)}{suffix or ''}"
-                              "@seller.io", team, "Team Lead", styles[k % len(styles)],
-                              _gong_user_id(f"{_ascii(first)}.{_ascii(last)}{suffix or ''}@seller.io")))
+        email = f"{_ascii(first)}.{_ascii(last)}{suffix or ''}@seller.io"
+        reps.append(SampleRep(f"rep_{len(REPS) + k + 1:05d}", name, email, team, "Team Lead", styles[k % len(styles)],
+                              _gong_user_id(email)))
     return tuple(reps)
 
 
@@ -697,7 +697,10 @@ def _topic(i: int, n: int, text: str) -> str:
 def _gong_call(call: Mapping, rng: random.Random) -> tuple[dict, dict]:
     """One call as Gong's ``calls`` entry and ``callTranscripts`` entry; times in milliseconds."""
     gong_users = {r.email: r.gong_user_id for r in REPS} | {email: uid for _, email, uid in COLLEAGUES}
-    rep_user = gong_users.get(call["rep"]["email"]) or _gong_user_id(call["rep"]["email"])
+
+    def user_id(email: str) -> str:  # a named rep's or colleague's fixed id, else a generated rep's (rep_pool)
+        return gong_users.get(email) or _gong_user_id(email)
+
     parties, speaker_ids = [], {}
     for p in call["participants"]:
         sid = str(rng.randrange(10**18, 10**19))
@@ -707,11 +710,11 @@ def _gong_call(call: Mapping, rng: random.Random) -> tuple[dict, dict]:
                  "speakerId": sid, "affiliation": "External" if p["role"] == "customer" else "Internal",
                  "methods": ["Invitee"]}
         if p["role"] != "customer":
-            party["userId"] = gong_users.get(p["email"]) or _gong_user_id(p["email"])
+            party["userId"] = user_id(p["email"])
         parties.append(party)
     meta = {"id": call["call_id"], "url": f"https://app.gong.io/call?id={call['call_id']}", "title": call["title"],
             "scheduled": call["started_at"][:14] + "00:00Z", "started": call["started_at"],
-            "duration": round(call["duration_s"]), "primaryUserId": rep_user,
+            "duration": round(call["duration_s"]), "primaryUserId": user_id(call["rep"]["email"]),
             "direction": "Conference", "system": rng.choice(("Zoom", "Google Meet", "Microsoft Teams")),
             "scope": "External", "media": "Video", "language": "eng"}
     monologues = []
