@@ -13,12 +13,16 @@ on a day.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
+import gc
 import json
 import logging
 import time
 import uuid
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -316,14 +320,29 @@ def classify_shard(settings: Settings, run_id: str, shard_url: str, model: dict 
     layout.write_parquet(calls, storage.join(out, "calls.parquet"), opts)
     layout.write_parquet(coaching, storage.join(out, "coaching.parquet"), opts)
     layout.write_parquet(review, storage.join(out, "review.parquet"), opts)
+    n_calls, n_turns, n_rep = len(calls), len(turns), int(rep.sum())
+    model_s, forward_s = preds.seconds, preds.forward_seconds
+    del turns, labelled, calls, coaching, review, preds, context, rep
+    _return_freed_memory()
     seconds = time.perf_counter() - started
-    n_rep = int(rep.sum())
     log.info("shard %s: %d calls, %d turns (%d rep) in %.1fs: %.0f rep turns/s, %.0f%% in the model", name,
-             len(calls), len(turns), n_rep, seconds, n_rep / max(seconds, 1e-9), 100 * preds.seconds / seconds)
-    return {"shard": name, "calls": len(calls), "turns": len(turns), "rep_turns": n_rep,
-            "seconds": round(seconds, 2), "model_seconds": round(preds.seconds, 2),
-            "forward_seconds": round(preds.forward_seconds, 3), "model_version": clf.version,
+             n_calls, n_turns, n_rep, seconds, n_rep / max(seconds, 1e-9), 100 * model_s / seconds)
+    return {"shard": name, "calls": n_calls, "turns": n_turns, "rep_turns": n_rep,
+            "seconds": round(seconds, 2), "model_seconds": round(model_s, 2),
+            "forward_seconds": round(forward_s, 3), "model_version": clf.version,
             "precision": clf.precision, "precision_reason": model.get("precision_reason", clf.precision_reason)}
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap a shard freed back to the OS.
+
+    glibc keeps freed arenas for reuse, so without this one process that labels shard after shard
+    (``callscore run``) holds the peak of its largest shard for the rest of the day, and the merge
+    and the gate then come on top of it.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _published_text(moments: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
@@ -432,6 +451,7 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
     insights = {t: _with_date(layout.read_parquet(staged[t], opts), day) for t in INSIGHT_TABLES}
     cards = _with_date(layout.read_parquet(staged["scorecards"], opts), day)
     batches = layout.rep_batches([staged["utterances"]], opts) or [[]]
+    gate = quality.Gate(settings.data_docs_dir())  # one context for every batch; the site is built once
     reports = []
     for n, reps in enumerate(batches, start=1):
         utter = layout.read_reps([staged["utterances"]], reps, opts) if reps else layout.read_parquet(
@@ -441,9 +461,10 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
                   "scorecards": cards[cards.rep_id.isin(reps)].reset_index(drop=True) if reps else cards,
                   # the small derived tables, whole, with the last batch (one Data Docs index shows all)
                   **(insights if n == len(batches) else {})}
-        report = quality.validate_tables(frames, docs_dir=settings.data_docs_dir())
+        report = gate.validate(frames, label=f"reps-{n}-of-{len(batches)}" if len(batches) > 1 else None)
         reports.append(report)
         if not report.success:
+            report = replace(report, data_docs_index=gate.build_docs())
             where = layout.quarantine_failed_validation(settings.warehouse, run_id, day, report.to_json(), opts)
             raise quality.ValidationError(f"validation failed for {day}; staged data kept at {where}:\n"
                                           f"{report.summary()}", report)
@@ -453,10 +474,10 @@ def validate_day(settings: Settings, day: str, run_id: str) -> dict[str, Any]:
         raise quality.ValidationError(f"validation failed for {day}: reps {sorted(unmatched)} are not in both "
                                       "calls and scorecards", reports[-1])
     warnings = [w.describe() for r in reports for w in r.warnings]
+    docs = gate.build_docs()
     log.info("validated %s in %d batch(es): %s (Data Docs: %s)", day, len(batches),
-             {t: s["rows"] for r in reports for t, s in r.statistics.items()}, reports[-1].data_docs_index)
-    return {"day": day, "run_id": run_id, "success": True, "data_docs": reports[-1].data_docs_index,
-            "warnings": warnings}
+             {t: s["rows"] for r in reports for t, s in r.statistics.items()}, docs)
+    return {"day": day, "run_id": run_id, "success": True, "data_docs": docs, "warnings": warnings}
 
 
 def _with_date(frame: pd.DataFrame, day: str) -> pd.DataFrame:
@@ -526,12 +547,18 @@ def run_day(settings: Settings, day: str | date, run_id: str | None = None, allo
     started = time.perf_counter()
     day = parse_day(day)
     run_id = run_id or new_run_id(day)
+    steps: dict[str, float] = {}  # seconds per step: where a day's time goes, for the e2e benchmark
     try:
-        plan = plan_day(settings, day, run_id, allow_empty=allow_empty, single_process=True)
-        shard_results = [classify_shard(settings, run_id, url, plan["model"]) for url in plan["shards"]]
-        built = build_tables(settings, day, run_id, expected_calls=plan["stats"]["calls_parsed"])
-        validate_day(settings, day, run_id)
-        summary = publish_day(settings, day, run_id, plan)
+        with _timed(steps, "plan"):
+            plan = plan_day(settings, day, run_id, allow_empty=allow_empty, single_process=True)
+        with _timed(steps, "classify"):
+            shard_results = [classify_shard(settings, run_id, url, plan["model"]) for url in plan["shards"]]
+        with _timed(steps, "build"):
+            built = build_tables(settings, day, run_id, expected_calls=plan["stats"]["calls_parsed"])
+        with _timed(steps, "validate"):
+            validate_day(settings, day, run_id)
+        with _timed(steps, "publish"):
+            summary = publish_day(settings, day, run_id, plan)
     except DayBusyError:
         raise  # another run holds the day: not ours to free
     except BaseException:
@@ -548,9 +575,18 @@ def run_day(settings: Settings, day: str | date, run_id: str | None = None, allo
                "rep_turns_per_s": round(rep_turns / max(seconds, 1e-9), 1),
                "model_seconds": round(model_s, 2), "forward_seconds": round(forward_s, 2),
                "outside_forward_share": round(1 - forward_s / max(seconds, 1e-9), 3),
-               "peak_rss_mb": peak_rss_mb()}
+               "step_seconds": steps, "peak_rss_mb": peak_rss_mb()}
     log.info("day %s done in %.1fs: %s", day, seconds, built["rows"])
     return summary
+
+
+@contextlib.contextmanager
+def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        steps[name] = round(time.perf_counter() - started, 2)
 
 
 def summarize(settings: Settings) -> str:

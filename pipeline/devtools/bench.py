@@ -23,6 +23,7 @@ from pipeline.model import corpus
 log = logging.getLogger(__name__)
 
 CALLS_PER_REP = 8  # a rep's calls in a day: real teams, not eight reps with a thousand calls each
+STEPS = ("plan", "classify", "build", "validate", "publish")  # run_day's steps, timed in its summary
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -140,7 +141,8 @@ def bench_end_to_end(model_dir: str, sizes: tuple[int, ...] = (500, 2000), workd
             rows.append({"calls": size, "rep_turns": result["rep_turns"], "wall_s": result["seconds"],
                          "rep_turns_per_s": result["rep_turns_per_s"],
                          "outside_forward": f"{result['outside_forward_share']:.1%}",
-                         "peak_rss_mb": result["peak_rss_mb"], "precision": precision})
+                         "peak_rss_mb": result["peak_rss_mb"], "precision": precision,
+                         **{f"{step}_s": sec for step, sec in result.get("step_seconds", {}).items()}})
     return {"rows": rows}
 
 
@@ -179,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd = f"callscore bench gpu --n {args.n}"
     else:
         result = bench_end_to_end(model, tuple(int(x) for x in args.sizes.split(",")), precision=args.precision)
-        cols = ["calls", "rep_turns", "wall_s", "rep_turns_per_s", "outside_forward", "peak_rss_mb", "precision"]
+        cols = ["calls", "rep_turns", "wall_s", "rep_turns_per_s", "outside_forward", "peak_rss_mb", "precision",
+                *(f"{step}_s" for step in STEPS)]
         cmd = f"callscore bench e2e --sizes {args.sizes} --precision {args.precision}"
     print(_table(result["rows"], cols))
     print(f"\nreproduce: {cmd}   ({os.cpu_count()} CPUs visible)")

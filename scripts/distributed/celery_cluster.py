@@ -565,19 +565,74 @@ def upload_landing(cluster: Cluster, local: Path, day: str) -> dict[str, str]:
     return {"landing": cluster.s3("landing"), "roster": cluster.s3("landing/roster.csv")}
 
 
+def scale_out(cluster: Cluster, calls: int, workers: Iterable[int], model_dir: Path, day: str = "2026-11-24",
+              shard_size: int = 100, calls_per_rep: int = 8, seed: int = 11) -> list[dict[str, Any]]:
+    """Time the nightly DAG on one day of ``calls`` calls with each number of Celery workers, in turn.
+
+    Every worker takes one task at a time with one torch thread (``CALLSCORE_THREADS``), so the
+    figure says what adding a worker adds. Each run writes its own warehouse prefix; the wall time
+    is from trigger to the DAG run's success, as an operator sees it.
+    """
+    from datetime import date
+
+    from pipeline.devtools import sample
+
+    local = cluster.root / "scale-landing"
+    sample.write_sample(str(local), [date.fromisoformat(day)], calls_per_day=calls, seed=seed,
+                        calls_per_rep=calls_per_rep)
+    sample.write_roster(str(local / "roster.csv"))
+    urls = upload_landing(cluster, local, day)
+    rows = []
+    for count in workers:
+        names = [chr(ord("a") + i) for i in range(count)]
+        for name in list(n.removeprefix("worker-") for n in cluster.services if n.startswith("worker-")):
+            if name not in names:
+                cluster.services.pop(f"worker-{name}").stop()
+        for name in names:
+            cluster.ensure_worker(name)
+        run_id = f"scale-{calls}-calls-{count}-workers"
+        conf = {"day": day, "landing": urls["landing"], "roster": urls["roster"], "model": str(model_dir),
+                "warehouse": cluster.s3(run_id), "shard_size": shard_size}
+        started = time.monotonic()
+        cluster.trigger(run_id, conf)
+        run = cluster.wait(run_id, timeout=3600)
+        wall = time.monotonic() - started
+        if run["state"] != "success":
+            raise ClusterError(f"{run_id} {run['state']}:\n{cluster.describe(run_id)}")
+        tis = cluster.task_instances(run_id)
+        shards = [t for t in tis if t["task_id"] == "classify"]
+        rows.append({"workers": count, "calls": calls, "shards": len(shards), "wall_s": round(wall, 1),
+                     "classify_hosts": len({t["hostname"] for t in shards}),
+                     "speed_up": round(rows[0]["wall_s"] / wall, 2) if rows else 1.0})
+        cluster.log(f"{run_id}: {wall:.1f} s")
+    return rows
+
+
 def _main(argv: list[str]) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up"])
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("command", choices=["up", "scale"],
+                        help="up: start and wait for Ctrl-C; scale: time one day on 1..N workers and print JSON")
+    parser.add_argument("--workers", default="2", help="up: how many; scale: comma-separated counts, e.g. 1,2")
     parser.add_argument("--day", default="2026-11-24")
     parser.add_argument("--calls", type=int, default=12)
+    parser.add_argument("--shard-size", type=int, default=100, help="scale: calls per mapped classify task")
+    parser.add_argument("--model", default=str(REPO / "models" / "artifacts" / "current"))
     args = parser.parse_args(argv)
     cluster = Cluster()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if args.command == "scale":
+        try:
+            cluster.start(workers=())
+            rows = scale_out(cluster, args.calls, [int(w) for w in args.workers.split(",")],
+                             Path(args.model).resolve(), args.day, args.shard_size)
+            cluster.log(json.dumps({"rows": rows, "cpus": os.cpu_count()}))
+            return 0
+        finally:
+            cluster.close()
     try:
-        cluster.start([chr(ord("a") + i) for i in range(args.workers)])
+        cluster.start([chr(ord("a") + i) for i in range(int(args.workers))])
         urls = upload_landing(cluster, write_landing(cluster.root / "landing", args.day, args.calls), args.day)
         say = cluster.log
         say(f"\nAirflow API/UI: http://127.0.0.1:{cluster.ports['api']}  (simple auth manager, see "

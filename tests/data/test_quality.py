@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -93,6 +94,32 @@ def test_valid_day_passes_and_builds_data_docs(day, tmp_path):
         assert stats["rows"] == len(frame) and stats["successful_expectations"] == stats["evaluated_expectations"] > 0
     assert {t: list(f.columns) for t, f in day.items()} == before  # inputs untouched
     json.dumps(report.to_json())
+
+
+def test_one_gate_validates_batches_and_builds_one_site_with_each(day, tmp_path, monkeypatch):
+    """A day's batches share one context; only a failing table pays GX's SUMMARY run (row numbers)."""
+    formats: list[tuple[str, str]] = []
+    run = quality.Gate._run
+
+    def spy(self, table, frame, result_format, run_id):
+        formats.append((table, result_format if isinstance(result_format, str) else result_format["result_format"]))
+        return run(self, table, frame, result_format, run_id)
+
+    monkeypatch.setattr(quality.Gate, "_run", spy)
+    gate = quality.Gate(tmp_path / "docs")
+    first = gate.validate(day, label="reps-1-of-2")
+    broken = {t: f.copy() for t, f in day.items()}
+    broken["calls"].loc[1, "rapport_share"] = 1.5
+    second = gate.validate(broken, label="reps-2-of-2")
+    assert first.success and first.data_docs_index is None
+    assert not second.success and second.failures[0].rows == [1]
+    assert formats == [(t, "BASIC") for t in quality.CORE_TABLES] * 2 + [("calls", "SUMMARY")]
+    assert not (tmp_path / "docs").exists()  # nothing rendered per batch
+    index = gate.build_docs()
+    assert index == str(tmp_path / "docs" / "index.html")
+    pages = Path(tmp_path / "docs").rglob("*.html")
+    runs = {p.parent.parent.name for p in pages if "validations" in p.parts}
+    assert any("reps-1-of-2" in r for r in runs) and any("reps-2-of-2" in r for r in runs), runs
 
 
 def _set(table: str, column: str, value: object, **where: object) -> Callable[[dict], int]:

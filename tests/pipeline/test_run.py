@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -35,6 +36,9 @@ def test_day_publishes_three_tables_and_quarantine(settings, tmp_path):
     assert not (wh / "_staging").exists() or not any((wh / "_staging").rglob("*.parquet"))
     stats = summary["ingest"]
     assert stats["files_seen"] == stats["files_parsed"] + stats["files_quarantined"]
+    steps = summary["step_seconds"]  # where the day's time went (callscore bench e2e prints it)
+    assert list(steps) == ["plan", "classify", "build", "validate", "publish"]
+    assert sum(steps.values()) <= summary["seconds"] + 0.05
     records = storage.read_jsonl(str(wh / "quarantine" / f"date={DAY}" / "records.jsonl"))
     assert len(records) == summary["quarantined"] >= 2
     assert all({"file", "kind", "message"} <= set(r) for r in records)
@@ -94,7 +98,9 @@ def test_gx_failure_stops_publish_and_quarantines_staged_data(settings, tmp_path
     results = list((tmp_path / "warehouse" / "quarantine" / f"date={DAY}" / "validation").rglob("gx_result.json"))
     assert len(results) == 1
     assert (results[0].parent / "calls.parquet").is_file()
-    assert "rep_talk_ratio" in json.dumps(json.loads(results[0].read_text()))
+    stored = json.loads(results[0].read_text())
+    assert "rep_talk_ratio" in json.dumps(stored)
+    assert stored["data_docs_index"] and Path(stored["data_docs_index"]).is_file()  # the site shows the failure
 
 
 def test_empty_day_publishes_empty_partitions(settings, tmp_path):
@@ -128,6 +134,9 @@ def test_streaming_merge_in_small_batches_gives_the_same_tables(settings, monkey
     monkeypatch.setattr(layout, "MERGE_BATCH_ROWS", 25)  # many rep batches for merge and validation
     assert len(layout.rep_batches([layout.partition_url(settings.warehouse, "utterances", DAY)])) > 2
     run.run_day(settings, DAY)
+    pages = {p.parent.parent.name for p in Path(settings.data_docs_dir()).rglob("*.html")
+             if "validations" in p.parts}  # one context for the batches: each is a run in the same site
+    assert {f"reps-{n}-of-" in " ".join(pages) for n in (1, 2)} == {True}, pages
     for table, before in whole.items():
         after = _table(settings, table)
         pd.testing.assert_frame_equal(before.drop(columns=VOLATILE, errors="ignore"),
