@@ -17,6 +17,11 @@ Used by ``tests/distributed/test_celery_cluster.py`` (``make distributed-test``)
 
 starts the cluster with the sample day on S3, prints the environment to reach it, and
 stops it all on Ctrl-C.
+
+    .venv/bin/python scripts/distributed/celery_cluster.py scale --calls 2000 --workers 1,2
+
+times the nightly DAG on one day of that many long-mix calls with one worker, then two, and prints
+the rows as JSON (README, Scaling out: the figures measured with it).
 """
 
 from __future__ import annotations
