@@ -548,14 +548,15 @@ class Cluster:
 # ------------------------------------------------------------------------------------------
 
 
-def write_landing(local: Path, day: str, calls: int, seed: int = 11, bad_files: int = 2) -> Path:
+def write_landing(local: Path, day: str, calls: int, seed: int = 11, bad_files: int = 2,
+                  calls_per_rep: int | None = None) -> Path:
     """The sample landing zone for one day plus the roster, written locally; returns ``local``."""
     from datetime import date
 
     from pipeline.devtools import sample
 
     sample.write_sample(str(local), [date.fromisoformat(day)], calls_per_day=calls, seed=seed,
-                        bad_files_per_day=bad_files)
+                        bad_files_per_day=bad_files, calls_per_rep=calls_per_rep)
     sample.write_roster(str(local / "roster.csv"))
     return local
 
@@ -578,14 +579,7 @@ def scale_out(cluster: Cluster, calls: int, workers: Iterable[int], model_dir: P
     figure says what adding a worker adds. Each run writes its own warehouse prefix; the wall time
     is from trigger to the DAG run's success, as an operator sees it.
     """
-    from datetime import date
-
-    from pipeline.devtools import sample
-
-    local = cluster.root / "scale-landing"
-    sample.write_sample(str(local), [date.fromisoformat(day)], calls_per_day=calls, seed=seed,
-                        calls_per_rep=calls_per_rep)
-    sample.write_roster(str(local / "roster.csv"))
+    local = write_landing(cluster.root / "scale-landing", day, calls, seed, bad_files=0, calls_per_rep=calls_per_rep)
     urls = upload_landing(cluster, local, day)
     rows = []
     for count in workers:
